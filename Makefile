@@ -1,0 +1,67 @@
+# Fairtask: `make run` serves the whole marketplace, `make test` runs the suite.
+# Needs only Python 3.11 and make; everything else installs into .venv from the lock.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
+PORT ?= 8000
+STRIPE_SIM_PORT ?= 12111
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format typecheck lock bench clean-db
+
+$(STAMP): requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+# With DATABASE_URL unset the embedded PostgreSQL is started here and stopped when
+# this recipe ends (Ctrl-C included); with CELERY_BROKER_URL unset the worker and
+# beat use the filesystem broker under var/.
+run: $(STAMP)
+	@set -e; \
+	export DJANGO_SETTINGS_MODULE=marketplace.settings.dev PORT=$(PORT) STRIPE_SIM_PORT=$(STRIPE_SIM_PORT); \
+	if [ -z "$$DATABASE_URL" ]; then \
+		export DATABASE_URL="$$($(PY) -m marketplace.embedded_db start)"; \
+		trap '$(PY) -m marketplace.embedded_db stop >/dev/null' EXIT INT TERM; \
+	fi; \
+	$(PY) manage.py migrate --noinput -v0; \
+	$(PY) manage.py collectstatic --noinput -v0; \
+	$(PY) manage.py seed_demo; \
+	$(PY) manage.py demo_banner; \
+	$(VENV)/bin/honcho start -f Procfile -p $(PORT)
+
+# The whole suite: embedded PostgreSQL and filesystem broker unless DATABASE_URL and
+# CELERY_BROKER_URL are set (CI sets them). An embedded server this target started is
+# stopped when it ends.
+test: $(STAMP)
+	@set -e; \
+	if [ -z "$$DATABASE_URL" ] && ! $(PY) -m marketplace.embedded_db status >/dev/null; then \
+		trap '$(PY) -m marketplace.embedded_db stop >/dev/null' EXIT INT TERM; \
+	fi; \
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check . || true
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy marketplace tasks payouts reputation
+
+# Re-resolve the lock after editing pyproject.toml dependencies.
+lock:
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --group dev --generate-hashes -o requirements.lock
+
+bench: $(STAMP)
+	$(PY) bench/upload.py --rows 100000
+
+clean-db:
+	-$(PY) -m marketplace.embedded_db stop
+	rm -rf var/pg

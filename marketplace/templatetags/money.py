@@ -1,0 +1,19 @@
+"""Template filters for integer-cent amounts. Formatting only; no arithmetic that
+decides money lives here."""
+
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def cents(value: int | None) -> str:
+    """``1234`` → ``$12.34``; ``-5`` → ``−$0.05``."""
+    if value is None or value == "":
+        return ""
+    value = int(value)
+    sign = "−" if value < 0 else ""
+    dollars, rest = divmod(abs(value), 100)
+    return f"{sign}${dollars:,}.{rest:02d}"

@@ -1,0 +1,1 @@
+"""Worker and requester records, tiers, qualifications, quality control, disputes."""

@@ -1,0 +1,1 @@
+"""The worker side: discovery, claiming, the work frame, assignments, submissions."""

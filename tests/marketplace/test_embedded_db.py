@@ -1,0 +1,37 @@
+"""The embedded PostgreSQL in a data directory of its own (not the suite's server)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+
+def _run(var_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FAIRTASK_VAR_DIR": str(var_dir)}
+    return subprocess.run([sys.executable, "-m", "marketplace.embedded_db", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_starts_survives_a_second_start_and_stops_cleanly(tmp_path):
+    var_dir = tmp_path / "var"
+    first = _run(var_dir, "start")
+    assert first.returncode == 0, first.stderr
+    url = first.stdout.strip().splitlines()[-1]
+    try:
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SHOW server_version").fetchone()[0].startswith("18")
+        pid = (var_dir / "pg" / "postmaster.pid").read_text().splitlines()[0]
+
+        second = _run(var_dir, "start")
+        assert second.returncode == 0, second.stderr
+        assert second.stdout.strip().splitlines()[-1] == url
+        assert (var_dir / "pg" / "postmaster.pid").read_text().splitlines()[0] == pid  # attached, not restarted
+        assert _run(var_dir, "status").stdout.startswith("running")
+    finally:
+        stopped = _run(var_dir, "stop")
+    assert stopped.stdout.strip() == "stopped"
+    assert not (var_dir / "pg" / "postmaster.pid").exists()
+    assert _run(var_dir, "status").returncode == 1
+    assert _run(var_dir, "stop").stdout.strip() == "not running"
