@@ -19,19 +19,21 @@ $(STAMP): requirements.lock
 
 # With DATABASE_URL unset the embedded PostgreSQL is started here and stopped when
 # this recipe ends (Ctrl-C included); with CELERY_BROKER_URL unset the worker and
-# beat use the filesystem broker under var/.
+# beat use the filesystem broker under var/; without STRIPE_SECRET_KEY the Stripe
+# simulator runs as a Procfile process. The web process loads the demo data
+# (seed_demo, which funds the demo requesters through the simulator) before serving.
 run: $(STAMP)
 	@set -e; \
-	export DJANGO_SETTINGS_MODULE=marketplace.settings.dev PORT=$(PORT) STRIPE_SIM_PORT=$(STRIPE_SIM_PORT); \
+	export DJANGO_SETTINGS_MODULE=marketplace.settings.dev PORT=$(PORT) FAIRTASK_WEB_PORT=$(PORT) \
+		STRIPE_SIM_PORT=$(STRIPE_SIM_PORT) SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}"; \
 	if [ -z "$$DATABASE_URL" ]; then \
 		export DATABASE_URL="$$($(PY) -m marketplace.embedded_db start)"; \
 		trap '$(PY) -m marketplace.embedded_db stop >/dev/null' EXIT INT TERM; \
 	fi; \
 	$(PY) manage.py migrate --noinput -v0; \
 	$(PY) manage.py collectstatic --noinput -v0; \
-	$(PY) manage.py seed_demo; \
 	$(PY) manage.py demo_banner; \
-	$(VENV)/bin/honcho start -f Procfile -p $(PORT)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
 
 # The whole suite: embedded PostgreSQL and filesystem broker unless DATABASE_URL and
 # CELERY_BROKER_URL are set (CI sets them). An embedded server this target started is

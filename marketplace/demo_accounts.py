@@ -6,6 +6,7 @@ from allauth.account.models import EmailAddress
 
 from marketplace.models import Role, User
 
+DEMO_FUNDING_CENTS = 50_000  # $500.00 per demo requester, paid through Checkout
 DEMO_PASSWORD = "fairtask-demo"  # noqa: S105 - printed for the demo on purpose; never used outside seed_demo
 
 DEMO_USERS: list[dict] = [

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
@@ -90,3 +92,337 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} at {self.last_seen:%Y-%m-%d %H:%M:%S}"
+
+
+# --- Requester side (issue 4): projects, batches, tasks ------------------------------
+#
+# Writes go through ``marketplace.services``; reads that matter through
+# ``marketplace.selectors``. Nothing here has behaviour in ``save()``.
+
+MAX_ASSIGNMENTS_PER_TASK = 100
+MAX_AUTO_APPROVAL_DELAY = timedelta(days=30)
+DEFAULT_AUTO_APPROVAL_DELAY = timedelta(days=3)
+DEFAULT_BATCH_LIFETIME = timedelta(days=7)
+
+
+class TemplateKind(models.TextChoices):
+    IMAGE_CLASSIFICATION = "image_classification", "Image classification"
+    TEXT_CLASSIFICATION = "text_classification", "Text classification"
+    SENTIMENT = "sentiment", "Sentiment"
+    RELEVANCE = "relevance", "Relevance judgment"
+    RESPONSE_RATING = "response_rating", "Response rating"
+    TRANSCRIPTION = "transcription", "Free-text transcription"
+    CUSTOM = "custom", "Custom HTML"
+
+
+class ProjectStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    ARCHIVED = "archived", "Archived"
+
+
+class Project(models.Model):
+    """A reusable task design owned by a requester (MTurk: HIT type + layout).
+
+    ``template_html`` is always the effective HTML: for a built-in ``template_kind`` the
+    services render it from ``builtin_templates`` and ``template_config`` on every save,
+    so workers, previews and upload validation all read this one field.
+    """
+
+    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="projects")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    keywords = models.CharField(max_length=500, blank=True, help_text="Comma-separated.")
+    instructions = models.TextField(blank=True)
+    template_kind = models.CharField(max_length=32, choices=TemplateKind.choices)
+    template_html = models.TextField()
+    template_config = models.JSONField(default=dict, blank=True)
+    reward_cents = models.BigIntegerField()
+    estimated_seconds = models.PositiveIntegerField()
+    time_allotted_seconds = models.PositiveIntegerField()
+    assignments_per_task = models.PositiveSmallIntegerField(default=1)
+    auto_approval_delay = models.DurationField(default=DEFAULT_AUTO_APPROVAL_DELAY)
+    batch_lifetime = models.DurationField(default=DEFAULT_BATCH_LIFETIME)
+    # Stored now, enforced by the reputation side: {"min_tier": "...", "qualifications":
+    # [{"name": ..., "comparator": ">=", "value": ...}], ...}.
+    requirements = models.JSONField(default=dict, blank=True)
+    # Share of gold (control) tasks to mix in, in basis points (0..10000); used by the
+    # quality-control side.
+    gold_rate_bp = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=ProjectStatus.choices, default=ProjectStatus.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "status", "-created_at"], name="project_owner_status_idx")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(reward_cents__gte=1), name="project_reward_positive"),
+            models.CheckConstraint(condition=models.Q(estimated_seconds__gte=1), name="project_estimate_positive"),
+            models.CheckConstraint(
+                condition=models.Q(time_allotted_seconds__gte=models.F("estimated_seconds")),
+                name="project_allotted_covers_estimate",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(assignments_per_task__gte=1, assignments_per_task__lte=MAX_ASSIGNMENTS_PER_TASK),
+                name="project_assignments_1_to_100",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(auto_approval_delay__gte=timedelta(0), auto_approval_delay__lte=MAX_AUTO_APPROVAL_DELAY),
+                name="project_auto_approval_at_most_30d",
+            ),
+            models.CheckConstraint(condition=models.Q(batch_lifetime__gt=timedelta(0)), name="project_lifetime_positive"),
+            models.CheckConstraint(condition=models.Q(gold_rate_bp__lte=10_000), name="project_gold_rate_at_most_100pct"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_archived(self) -> bool:
+        return self.status == ProjectStatus.ARCHIVED
+
+    @property
+    def keyword_list(self) -> list[str]:
+        return [k.strip() for k in self.keywords.split(",") if k.strip()]
+
+
+class BatchStatus(models.TextChoices):
+    IMPORTING = "importing", "Importing"
+    FAILED = "failed", "Import failed"
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    PAUSED = "paused", "Paused"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+    COMPLETED = "completed", "Completed"
+
+
+# The only moves a batch can make; ``services.batch_transition`` enforces this table.
+BATCH_TRANSITIONS: dict[str, frozenset[str]] = {
+    BatchStatus.IMPORTING: frozenset({BatchStatus.DRAFT, BatchStatus.FAILED}),
+    BatchStatus.DRAFT: frozenset({BatchStatus.PUBLISHED, BatchStatus.CANCELLED}),
+    BatchStatus.PUBLISHED: frozenset(
+        {BatchStatus.PAUSED, BatchStatus.CANCELLED, BatchStatus.EXPIRED, BatchStatus.COMPLETED}
+    ),
+    BatchStatus.PAUSED: frozenset({BatchStatus.PUBLISHED, BatchStatus.CANCELLED, BatchStatus.EXPIRED}),
+    BatchStatus.FAILED: frozenset(),
+    BatchStatus.CANCELLED: frozenset(),
+    BatchStatus.EXPIRED: frozenset(),
+    BatchStatus.COMPLETED: frozenset(),
+}
+# Workers may take tasks of a batch only in this state (visibility derives from it).
+BATCH_OPEN_STATUSES = frozenset({BatchStatus.PUBLISHED})
+# Escrow was held and not yet returned by a cancel/expiry.
+BATCH_LIVE_STATUSES = frozenset({BatchStatus.PUBLISHED, BatchStatus.PAUSED})
+BATCH_CLOSED_STATUSES = frozenset({BatchStatus.CANCELLED, BatchStatus.EXPIRED, BatchStatus.COMPLETED})
+
+
+class UploadFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    JSONL = "jsonl", "JSON Lines"
+
+
+class Batch(models.Model):
+    """One upload of rows into a project; holds the escrow for its tasks.
+
+    Terms (``reward_cents``, ``fee_cents``, ``assignments_per_task``) are snapshotted at
+    publish; assignments carry their own snapshot so that a cancel never changes what
+    work in progress is paid. ``rows_processed``/``bytes_processed`` are written during
+    an import through a second database connection (see ``marketplace.uploads``).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="batches")
+    # Denormalised from project.owner: every permission check and the requester's
+    # listing filter on it without a join.
+    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="batches")
+    name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.IMPORTING)
+    # The template the rows were validated against (the project may change later).
+    template_html = models.TextField()
+    task_count = models.PositiveIntegerField(default=0)
+    gold_task_count = models.PositiveIntegerField(default=0)
+    # Set at upload from the project, re-synced at publish; snapshots from publish on.
+    assignments_per_task = models.PositiveSmallIntegerField()
+    reward_cents = models.BigIntegerField(null=True, blank=True)
+    fee_cents = models.BigIntegerField(null=True, blank=True)
+    total_cost_cents = models.BigIntegerField(null=True, blank=True)
+    escrow_held_cents = models.BigIntegerField(default=0)
+    escrow_released_cents = models.BigIntegerField(default=0)
+    published_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Set once a closed batch's escrow is empty of unused money and nothing is owed to
+    # work in progress any more (``batch_release_remaining``): the expiry job stops
+    # looking at it.
+    escrow_settled_at = models.DateTimeField(null=True, blank=True)
+    # Upload metadata.
+    original_filename = models.CharField(max_length=255, blank=True)
+    upload_format = models.CharField(max_length=8, choices=UploadFormat.choices)
+    upload_size = models.BigIntegerField(default=0)
+    upload_sha256 = models.CharField(max_length=64, blank=True)
+    upload_path = models.CharField(max_length=500, blank=True, help_text="Relative to FAIRTASK_UPLOAD_DIR while importing.")
+    # Import progress and outcome.
+    rows_processed = models.PositiveIntegerField(default=0)
+    bytes_processed = models.BigIntegerField(default=0)
+    import_started_at = models.DateTimeField(null=True, blank=True)
+    import_finished_at = models.DateTimeField(null=True, blank=True)
+    import_errors = models.JSONField(default=list, blank=True)
+    import_error_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "batches"
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="batch_owner_created_idx"),
+            # The expiry job's scan.
+            models.Index(
+                fields=["expires_at"],
+                name="batch_live_expiry_idx",
+                condition=models.Q(status__in=["published", "paused"]),
+            ),
+            # The expiry job's scan for closed batches whose escrow may still hold money.
+            models.Index(
+                fields=["closed_at"],
+                name="batch_escrow_unsettled_idx",
+                condition=models.Q(status__in=["cancelled", "expired", "completed"], escrow_settled_at__isnull=True),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=BatchStatus.values), name="batch_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(assignments_per_task__gte=1, assignments_per_task__lte=MAX_ASSIGNMENTS_PER_TASK),
+                name="batch_assignments_1_to_100",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reward_cents__isnull=True) | models.Q(reward_cents__gte=1),
+                name="batch_reward_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(fee_cents__isnull=True) | models.Q(fee_cents__gte=0), name="batch_fee_nonnegative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(escrow_held_cents__gte=0)
+                & models.Q(escrow_released_cents__gte=0)
+                & models.Q(escrow_released_cents__lte=models.F("escrow_held_cents")),
+                name="batch_escrow_amounts_consistent",
+            ),
+            # A batch that is (or was) published has its terms snapshotted.
+            models.CheckConstraint(
+                condition=models.Q(published_at__isnull=True)
+                | models.Q(reward_cents__isnull=False, fee_cents__isnull=False, total_cost_cents__isnull=False),
+                name="batch_published_has_terms",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status__in=["published", "paused"])
+                | models.Q(published_at__isnull=False, expires_at__isnull=False),
+                name="batch_live_was_published",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"Batch {self.pk}"
+
+    @property
+    def assignment_count(self) -> int:
+        return self.task_count * self.assignments_per_task
+
+
+class BatchEvent(models.Model):
+    """One status move of a batch (append-only), written by ``batch_transition``."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="events")
+    old_status = models.CharField(max_length=16, blank=True)
+    new_status = models.CharField(max_length=16)
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}: {self.old_status or '-'} → {self.new_status}"
+
+
+class Task(models.Model):
+    """One row of a batch (MTurk: HIT). Written only by COPY in ``marketplace.uploads``.
+
+    ``data`` holds every column of the row (extras included) except ``_gold_<field>``
+    columns, which go to ``gold_answers`` and are never shown to workers. Whether a
+    task is visible derives from its batch's status, so publish, pause and cancel are
+    one-row updates however many tasks a batch has.
+
+    ``assignments_taken`` counts the assignments holding a slot (accepted, submitted,
+    approved, rejected); the worker side's claim increments it with a conditional
+    ``UPDATE ... WHERE assignments_taken < assignments_needed`` and gives the slot back
+    on return/expiry. The partial index serves "next open task of this batch". A claim
+    must hold ``FOR SHARE`` on the batch row and see it ``published`` with ``expires_at``
+    in the future (see ``marketplace.services.batches`` for why).
+    """
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="tasks", db_index=False)
+    row_number = models.PositiveIntegerField()
+    data = models.JSONField()
+    gold_answers = models.JSONField(null=True, blank=True)
+    assignments_needed = models.PositiveSmallIntegerField()
+    assignments_taken = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["batch", "row_number"]
+        constraints = [
+            # Also the index behind the batch FK (hence db_index=False above).
+            models.UniqueConstraint(fields=["batch", "row_number"], name="task_batch_row_unique"),
+            models.CheckConstraint(
+                condition=models.Q(assignments_taken__lte=models.F("assignments_needed")),
+                name="task_taken_le_needed",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["batch", "id"],
+                name="task_open_idx",
+                condition=models.Q(assignments_taken__lt=models.F("assignments_needed")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Task {self.batch_id}#{self.row_number}"
+
+    @property
+    def is_gold(self) -> bool:
+        return self.gold_answers is not None
+
+
+# --- REST API keys (issue 4) --------------------------------------------------------------
+
+
+class ApiKey(models.Model):
+    """A requester's key for the REST API, sent as ``Authorization: Api-Key <prefix>.<secret>``.
+
+    Only ``prefix`` (public, shown in the key list, the lookup index) and the SHA-256 of
+    the secret are stored; the full key is shown once, at creation. A fast hash is
+    enough here (unlike passwords): the secret is 32 random bytes, so there is nothing
+    to guess, and a slow hash would cost every API request. Written only by
+    ``marketplace.services.api_keys``.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="apikey_user_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -1,8 +1,9 @@
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
-from marketplace import views
+from marketplace import requester_views, views
+from marketplace.api.exceptions import not_found as api_not_found
 
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 admin.site.site_header = "Fairtask administration"
@@ -11,9 +12,14 @@ urlpatterns = [
     path("", views.landing, name="landing"),
     path("home/", views.home, name="home"),
     path("work/", views.worker_home, name="worker_home"),
-    path("requester/", views.requester_home, name="requester_home"),
+    path("requester/", requester_views.home, name="requester_home"),
+    path("requester/", include("marketplace.requester_urls")),
+    path("frame/", include("tasks.urls")),
+    path("api/v1/", include("marketplace.api.urls")),
+    re_path(r"^api/", api_not_found),
     path("role/", views.switch_role, name="switch_role"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
+    path("payouts/", include("payouts.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -43,11 +43,6 @@ def worker_home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def requester_home(request: HttpRequest) -> HttpResponse:
-    return _role_required(request, Role.REQUESTER) or render(request, "marketplace/requester_home.html")
-
-
-@login_required
 @require_POST
 def switch_role(request: HttpRequest) -> HttpResponse:
     try:

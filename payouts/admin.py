@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from payouts.models import PlatformSettings
+from payouts.models import LedgerAccount, LedgerEntry, LedgerTransaction, PlatformSettings
 
 
 @admin.register(PlatformSettings)
@@ -12,3 +12,67 @@ class PlatformSettingsAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyLedgerAdmin(admin.ModelAdmin):
+    """The ledger is written only by ``payouts.ledger`` (and the database refuses UPDATE
+    and DELETE anyway): staff may read it, nobody may add, change or delete here."""
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class LedgerEntryInline(admin.TabularInline):
+    model = LedgerEntry
+    fields = ("account", "amount_cents", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LedgerAccount)
+class LedgerAccountAdmin(ReadOnlyLedgerAdmin):
+    list_display = ("id", "kind", "owner", "ref", "balance_cents", "currency", "allow_negative", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("owner__email", "ref")
+    list_select_related = ("owner",)
+    readonly_fields = ("kind", "owner", "ref", "currency", "balance_cents", "allow_negative", "created_at")
+
+
+@admin.register(LedgerTransaction)
+class LedgerTransactionAdmin(ReadOnlyLedgerAdmin):
+    list_display = ("id", "kind", "idempotency_key", "external_ref", "reverses", "memo", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("idempotency_key", "external_ref", "memo")
+    list_select_related = ("reverses",)
+    readonly_fields = ("idempotency_key", "kind", "memo", "external_ref", "reverses", "created_at")
+    inlines = [LedgerEntryInline]
+    date_hierarchy = "created_at"
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyLedgerAdmin):
+    list_display = ("id", "transaction", "account", "amount_cents", "created_at")
+    list_filter = ("account__kind",)
+    search_fields = ("transaction__idempotency_key", "account__owner__email", "account__ref")
+    list_select_related = ("transaction", "account", "account__owner")
+    readonly_fields = ("transaction", "account", "amount_cents", "created_at")

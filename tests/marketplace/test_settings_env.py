@@ -74,7 +74,8 @@ def test_each_variable_reaches_the_settings():
         "marketplace.settings.prod",
         {"SECRET_KEY": "x" * 60, "DEBUG": "0", "ALLOWED_HOSTS": "fairtask.example,www.fairtask.example",
          "CELERY_BROKER_URL": "redis://127.0.0.1:6379/3", "EMAIL_HOST": "smtp.example", "PORT": "8123",
-         "DATABASE_URL": "postgresql://u:p@db.example:5432/prod_db"},
+         "DATABASE_URL": "postgresql://u:p@db.example:5432/prod_db", "STRIPE_SECRET_KEY": "sk_live_x",
+         "STRIPE_WEBHOOK_SECRET": "whsec_x"},
     )
     assert parsed == {
         "DEBUG": False, "ALLOWED_HOSTS": ["fairtask.example", "www.fairtask.example"],
@@ -106,3 +107,17 @@ def test_sqlite_is_refused():
                          text=True, timeout=60)
     assert out.returncode != 0
     assert "SQLite is not supported" in out.stderr
+
+
+def test_production_refuses_the_stripe_simulator_unless_asked():
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
+    env.update({"DJANGO_SETTINGS_MODULE": "marketplace.settings.prod", "DATABASE_URL": "postgresql://u@h/db",
+                "SECRET_KEY": "x" * 60})
+    out = subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode != 0
+    assert "STRIPE_SECRET_KEY must be set in production" in out.stderr

@@ -1,30 +1,64 @@
-"""``manage.py seed_demo``: demo accounts (and, as features land, demo data for each).
+"""``manage.py seed_demo``: demo accounts and, as features land, demo data for each.
 
 Idempotent: running it twice changes nothing. Users are looked up by email; a
 password is set only when the user is created, so a demo user who changed theirs
-keeps it.
+keeps it. Requesters are funded through the real Checkout path (the simulator).
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from marketplace.demo_accounts import DEMO_PASSWORD, DEMO_USERS, ensure_demo_user
+from marketplace.demo import seed_requester_demo
+from marketplace.demo_accounts import (
+    DEMO_FUNDING_CENTS,
+    DEMO_PASSWORD,
+    DEMO_USERS,
+    ensure_demo_user,
+)
+from payouts import demo as payouts_demo
 
 
 class Command(BaseCommand):
     help = "Create the demo accounts and data (safe to run repeatedly)."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--quiet", action="store_true")
+        parser.add_argument("--stripe-timeout", type=float, default=30.0,
+                            help="Seconds to wait for the Stripe simulator to answer.")
+
+    def handle(self, *args, quiet=False, stripe_timeout=30.0, **options):
         with transaction.atomic():
             moderators, _ = Group.objects.get_or_create(name="moderators")
+            users = {}
             created = 0
             for spec in DEMO_USERS:
                 user, was_created = ensure_demo_user(spec)
+                users[spec["email"]] = user
                 created += was_created
                 if spec.get("moderator"):
                     user.groups.add(moderators)
-        self.stdout.write(f"seed_demo: {created} demo users created, {len(DEMO_USERS) - created} already present")
-        self.stdout.write(f"demo password for every account: {DEMO_PASSWORD}")
+        self._say(quiet, f"seed_demo: {created} demo users created, {len(DEMO_USERS) - created} already present")
+
+        requesters = [u for u in users.values() if u.is_requester]
+        if not settings.STRIPE_SIMULATED:
+            self._say(quiet, "seed_demo: real Stripe keys set; demo requesters are not funded")
+        elif not payouts_demo.wait_for_stripe(stripe_timeout):
+            self.stderr.write(f"seed_demo: the Stripe simulator at {settings.STRIPE_API_BASE} does not answer; "
+                              "demo requesters not funded (run `manage.py stripe_simulator`, then seed_demo again)")
+        else:
+            for user in requesters:
+                deposit = payouts_demo.fund_demo_requester(
+                    user=user, amount_cents=DEMO_FUNDING_CENTS, site_url=settings.SITE_URL)
+                self._say(quiet, f"seed_demo: {user.email} funded via Checkout: {deposit.status if deposit else '-'}")
+        batches = seed_requester_demo(requesters)
+        published = sum(1 for b in batches if b.status == "published")
+        self._say(quiet, f"seed_demo: {len(batches)} demo batches ({published} published)")
+        self._say(quiet, f"demo password for every account: {DEMO_PASSWORD}")
+
+    def _say(self, quiet: bool, line: str) -> None:
+        if not quiet:
+            self.stdout.write(line)

@@ -1,4 +1,4 @@
-"""Write services of the marketplace app (HackSoft style: views call these)."""
+"""Account services: roles."""
 
 from __future__ import annotations
 

@@ -1,0 +1,343 @@
+"""Reads of the requester side (HackSoft selectors). Object-level permission lives here:
+``project_for``/``batch_for`` raise ``Http404`` for anything the user does not own, so
+a view that fetches through them cannot show another requester's objects (and does not
+reveal that they exist).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Aggregate, Count, DurationField, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+from django.http import Http404
+
+from marketplace import builtin_templates, templating
+from marketplace.models import (
+    Batch,
+    BatchEvent,
+    Project,
+    ProjectStatus,
+    TemplateKind,
+    User,
+)
+from payouts import fees, ledger
+from tasks.models import Assignment, AssignmentStatus
+
+# --- Objects the user owns ---------------------------------------------------------------
+
+
+def projects_for(user: User, *, include_archived: bool = False) -> QuerySet[Project]:
+    """The user's projects, newest first."""
+    qs = Project.objects.filter(owner_id=user.pk)
+    if not include_archived:
+        qs = qs.filter(status=ProjectStatus.ACTIVE)
+    return qs
+
+
+def project_for(user: User, project_id: int | str) -> Project:
+    """The user's project ``project_id``; ``Http404`` if it is someone else's or absent."""
+    try:
+        return Project.objects.get(pk=int(project_id), owner_id=user.pk)
+    except (Project.DoesNotExist, ValueError, TypeError):
+        raise Http404("Project not found.") from None
+
+
+def batches_for(user: User, *, project_id: int | None = None) -> QuerySet[Batch]:
+    """The user's batches (project joined), newest first."""
+    qs = Batch.objects.filter(owner_id=user.pk).select_related("project")
+    if project_id is not None:
+        qs = qs.filter(project_id=project_id)
+    return qs
+
+
+def batch_for(user: User, batch_id: int | str) -> Batch:
+    """The user's batch ``batch_id`` (project joined); ``Http404`` otherwise."""
+    try:
+        return Batch.objects.select_related("project").get(pk=int(batch_id), owner_id=user.pk)
+    except (Batch.DoesNotExist, ValueError, TypeError):
+        raise Http404("Batch not found.") from None
+
+
+def batch_events(batch: Batch) -> QuerySet[BatchEvent]:
+    """The batch's status history, oldest first, with actors."""
+    return batch.events.select_related("actor").order_by("created_at", "id")
+
+
+# --- Pricing and quotes ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """What the project form shows as the requester types (per assignment)."""
+
+    reward_cents: int
+    fee_cents: int
+    cost_per_assignment_cents: int
+    hourly_rate_cents: int
+    minimum_reward_cents: int
+    meets_pay_floor: bool
+    fee_rate_bp: int
+    pay_floor_cents_per_hour: int
+
+
+def project_pricing(
+    *, reward_cents: int, estimated_seconds: int, terms: fees.Terms | None = None
+) -> Pricing:
+    """Fee, total per assignment, effective hourly rate and the pay-floor minimum for a
+    reward and an estimated time (both positive ints; ValueError otherwise)."""
+    if reward_cents < 1 or estimated_seconds < 1:
+        raise ValueError("reward and estimated time must be positive")
+    terms = terms or fees.current_terms()
+    fee = fees.reward_fee_cents(reward_cents, terms)
+    floor = terms.pay_floor_cents_per_hour
+    return Pricing(
+        reward_cents=reward_cents,
+        fee_cents=fee,
+        cost_per_assignment_cents=reward_cents + fee,
+        hourly_rate_cents=fees.hourly_rate_cents(
+            reward_cents=reward_cents, seconds=estimated_seconds
+        ),
+        minimum_reward_cents=fees.minimum_reward_cents(
+            estimated_seconds=estimated_seconds, floor_cents_per_hour=floor
+        ),
+        meets_pay_floor=fees.meets_pay_floor(
+            reward_cents=reward_cents,
+            estimated_seconds=estimated_seconds,
+            floor_cents_per_hour=floor,
+        ),
+        fee_rate_bp=terms.fee_rate_bp,
+        pay_floor_cents_per_hour=floor,
+    )
+
+
+@dataclass(frozen=True)
+class BatchQuote:
+    """The cost of publishing a batch (or, once published, what it was published at)."""
+
+    reward_cents: int
+    fee_cents: int
+    assignments_per_task: int
+    task_count: int
+    assignment_count: int
+    cost_per_assignment_cents: int
+    total_cost_cents: int
+    balance_cents: int
+    shortfall_cents: int
+    meets_pay_floor: bool
+    minimum_reward_cents: int
+    published_terms: bool  # True: the snapshot taken at publish, not current terms
+
+
+def batch_quote(batch: Batch, *, terms: fees.Terms | None = None) -> BatchQuote:
+    """Rewards + fees for every assignment of ``batch`` and the owner's balance.
+
+    A draft is quoted with the project's and the platform's current terms (what
+    ``batch_publish`` will hold); a published batch returns its snapshot. Takes no
+    locks: ``batch_publish`` recomputes this under its lock."""
+    project = batch.project
+    terms = terms or fees.current_terms()
+    floor = terms.pay_floor_cents_per_hour
+    if (
+        batch.published_at is not None
+        and batch.reward_cents is not None
+        and batch.fee_cents is not None
+    ):
+        reward, fee, per_task = batch.reward_cents, batch.fee_cents, batch.assignments_per_task
+        snapshot = True
+    else:
+        reward = project.reward_cents
+        fee = fees.reward_fee_cents(reward, terms)
+        per_task = project.assignments_per_task
+        snapshot = False
+    assignments = batch.task_count * per_task
+    total = assignments * (reward + fee)
+    balance = ledger.balance_cents(ledger.requester_account(batch.owner))
+    return BatchQuote(
+        reward_cents=reward,
+        fee_cents=fee,
+        assignments_per_task=per_task,
+        task_count=batch.task_count,
+        assignment_count=assignments,
+        cost_per_assignment_cents=reward + fee,
+        total_cost_cents=batch.total_cost_cents
+        if snapshot and batch.total_cost_cents is not None
+        else total,
+        balance_cents=balance,
+        shortfall_cents=0 if snapshot else max(0, total - balance),
+        meets_pay_floor=fees.meets_pay_floor(
+            reward_cents=reward,
+            estimated_seconds=project.estimated_seconds,
+            floor_cents_per_hour=floor,
+        ),
+        minimum_reward_cents=fees.minimum_reward_cents(
+            estimated_seconds=project.estimated_seconds, floor_cents_per_hour=floor
+        ),
+        published_terms=snapshot,
+    )
+
+
+# --- Progress ----------------------------------------------------------------------------
+
+
+class Median(Aggregate):
+    """``percentile_cont(0.5)`` over an interval expression (NULLs are ignored)."""
+
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = DurationField()
+
+
+# Slots of a task that are done or being done; returned/expired ones were given back.
+_DONE = (AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED, AssignmentStatus.REJECTED)
+
+
+def _assignment_aggregates() -> dict[str, Any]:
+    aggs: dict[str, Any] = {
+        f"n_{s}": Count("id", filter=Q(status=s)) for s in AssignmentStatus.values
+    }
+    aggs["spend"] = Coalesce(
+        Sum(F("reward_cents") + F("fee_cents"), filter=Q(status=AssignmentStatus.APPROVED)), 0
+    )
+    # Work time of every assignment handed in (submitted, approved or rejected).
+    aggs["median_time"] = Median(
+        F("submitted_at") - F("accepted_at"), filter=Q(submitted_at__isnull=False)
+    )
+    return aggs
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    total_assignments: int
+    by_state: dict[str, int]  # every AssignmentStatus value, zeros included
+    in_progress: int  # accepted
+    pending_review: int  # submitted
+    completed: int  # submitted + approved + rejected
+    remaining: int  # slots nobody holds
+    percent_complete: float  # completed / total, one decimal
+    spend_cents: int  # reward + fee of approved assignments
+    median_seconds: float | None  # measured work time (None until one is handed in)
+    hourly_rate_cents: int | None  # reward per measured median hour
+    escrow_cents: int | None  # current escrow balance (None when not read, e.g. lists)
+    rows_processed: int
+    bytes_processed: int
+    upload_size: int
+
+
+def _progress(
+    batch: Batch, row: Mapping[str, Any] | None, *, escrow_cents: int | None
+) -> BatchProgress:
+    by_state = {s: int(row[f"n_{s}"]) if row else 0 for s in AssignmentStatus.values}
+    total = batch.assignment_count
+    holding = sum(by_state[s] for s in (AssignmentStatus.ACCEPTED, *_DONE))
+    completed = sum(by_state[s] for s in _DONE)
+    median: timedelta | None = row["median_time"] if row else None
+    median_seconds = median.total_seconds() if median is not None else None
+    reward = batch.reward_cents if batch.reward_cents is not None else batch.project.reward_cents
+    hourly = (
+        fees.hourly_rate_cents(reward_cents=reward, seconds=median_seconds)
+        if median_seconds is not None and median_seconds > 0
+        else None
+    )
+    return BatchProgress(
+        total_assignments=total,
+        by_state=by_state,
+        in_progress=by_state[AssignmentStatus.ACCEPTED],
+        pending_review=by_state[AssignmentStatus.SUBMITTED],
+        completed=completed,
+        remaining=max(0, total - holding),
+        percent_complete=round(100 * completed / total, 1) if total else 0.0,
+        spend_cents=int(row["spend"]) if row else 0,
+        median_seconds=median_seconds,
+        hourly_rate_cents=hourly,
+        escrow_cents=escrow_cents,
+        rows_processed=batch.rows_processed,
+        bytes_processed=batch.bytes_processed,
+        upload_size=batch.upload_size,
+    )
+
+
+def batch_progress(batch: Batch) -> BatchProgress:
+    """Live progress of one batch: one aggregate query over its assignments, plus the
+    escrow balance from the ledger once the batch has been published.
+
+    While the batch is importing, ``rows_processed``/``bytes_processed`` come from the
+    row as committed by the import's progress connection: pass a freshly read batch
+    (``batch_for``) to see them move."""
+    row = Assignment.objects.filter(task__batch_id=batch.pk).aggregate(**_assignment_aggregates())
+    escrow = None
+    if batch.published_at is not None:
+        escrow = ledger.balance_cents(ledger.batch_escrow_account(batch.pk))
+    return _progress(batch, row, escrow_cents=escrow)
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    batch: Batch
+    progress: BatchProgress
+
+
+def requester_batches(
+    user: User,
+    *,
+    project_id: int | None = None,
+    statuses: Iterable[str] | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[BatchSummary]:
+    """The user's batches, newest first, each with its progress, in two queries (the
+    batches with their projects; one GROUP BY over all their assignments) whatever the
+    number of batches. ``escrow_cents`` is left None here (one ledger read per batch
+    would be N queries); ``batch_progress`` gives it for a single batch."""
+    qs = batches_for(user, project_id=project_id)
+    if statuses is not None:
+        qs = qs.filter(status__in=list(statuses))
+    batches = list(qs[offset : offset + limit])
+    if not batches:
+        return []
+    rows = {
+        r["task__batch_id"]: r
+        for r in Assignment.objects.filter(task__batch_id__in=[b.pk for b in batches])
+        .values("task__batch_id")
+        .annotate(**_assignment_aggregates())
+        .order_by()
+    }
+    return [BatchSummary(b, _progress(b, rows.get(b.pk), escrow_cents=None)) for b in batches]
+
+
+# --- Template preview --------------------------------------------------------------------
+
+
+def template_sample_row(
+    *, template_kind: str, template_html: str, template_config: Mapping[str, Any] | None
+) -> dict[str, str]:
+    """A row to preview a template with: the built-in's sample, or for custom HTML
+    ``"sample <name>"`` for each placeholder."""
+    if template_kind != TemplateKind.CUSTOM:
+        return builtin_templates.sample_row(template_kind, template_config)
+    return {name: f"sample {name}" for name in templating.placeholders(template_html)}
+
+
+def template_preview(
+    *,
+    template_kind: str,
+    template_html: str = "",
+    template_config: Mapping[str, Any] | None = None,
+    row: Mapping[str, Any] | None = None,
+) -> str:
+    """The HTML a worker would see for ``row`` (default: a sample row), to be shown in
+    the same sandboxed frame as real work. Raises ApplicationError for an invalid
+    template or configuration, or a row missing a placeholder."""
+    if template_kind == TemplateKind.CUSTOM:
+        templating.check_template(template_html)
+        html = template_html
+    else:
+        html = builtin_templates.get(template_kind, template_config)
+    if row is None:
+        row = template_sample_row(
+            template_kind=template_kind, template_html=html, template_config=template_config
+        )
+    return templating.render(html, row)

@@ -1,0 +1,88 @@
+"""``${field}`` templates, in the format MTurk and Turkle requesters already have.
+
+A template is an HTML *form fragment*: inputs, selects and textareas with ``name``
+attributes, and no ``<form>`` element or submit button of its own. The work frame (a
+sandboxed iframe built by the worker side) wraps it in its form, adds the submit button
+and collects the answers by form field name. Values from the row are HTML-escaped on
+substitution (quotes included, so they are safe inside attributes too); the template's
+own HTML is the requester's and is contained by the sandbox, not by escaping.
+
+Placeholder names are ASCII identifiers (``[A-Za-z_][A-Za-z0-9_]*``), the same rule as
+MTurk's; anything else (``${ x }``, ``${a-b}``) is left as literal text.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from marketplace.errors import ApplicationError
+
+PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+GOLD_PREFIX = "_gold_"
+
+
+def placeholders(template_html: str) -> list[str]:
+    """The placeholder names of ``template_html``, in order of first appearance, unique."""
+    seen: dict[str, None] = {}
+    for match in PLACEHOLDER_RE.finditer(template_html):
+        seen.setdefault(match.group(1), None)
+    return list(seen)
+
+
+def value_text(value: Any) -> str:
+    """How a row value reads when substituted (JSONL values need not be strings)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def render(template_html: str, row: Mapping[str, Any]) -> str:
+    """``template_html`` with every ``${name}`` replaced by the row's escaped value.
+
+    Raises ApplicationError (code ``missing_field``) naming every placeholder the row
+    has no value for; upload validation makes that impossible for imported tasks.
+    """
+    missing = [name for name in placeholders(template_html) if name not in row]
+    if missing:
+        names = ", ".join(f"${{{name}}}" for name in missing)
+        raise ApplicationError(
+            f"The row has no value for {names}.", code="missing_field", extra={"missing": missing}
+        )
+    return PLACEHOLDER_RE.sub(
+        lambda m: html.escape(value_text(row[m.group(1)]), quote=True), template_html
+    )
+
+
+def escape_literal(text: str) -> str:
+    """Escape text written *into* a template (labels of a built-in, say) so that it can
+    neither inject markup nor turn into a placeholder: ``$`` becomes ``&#36;``."""
+    return html.escape(text, quote=True).replace("$", "&#36;")
+
+
+def check_template(template_html: str) -> list[str]:
+    """Validate a requester's template; returns its placeholders.
+
+    Raises ApplicationError (code ``invalid_template``) for an empty template and for
+    placeholders that would show gold answers (``${_gold_...}``) to workers.
+    """
+    if not template_html.strip():
+        raise ApplicationError("The template is empty.", code="invalid_template")
+    names = placeholders(template_html)
+    gold = [n for n in names if n.startswith(GOLD_PREFIX)]
+    if gold:
+        raise ApplicationError(
+            f"The template cannot use ${{{gold[0]}}}: {GOLD_PREFIX}… columns hold known answers that "
+            "workers must not see.",
+            code="invalid_template",
+        )
+    return names

@@ -1,0 +1,62 @@
+"""Demo funding for ``seed_demo``: through the real funding path, never by writing
+balances. A Checkout Session is created exactly as the "Add funds" page does, paid on
+the simulator's hosted page (the form a person would submit), and the resulting
+``checkout.session.completed`` event is applied by the same handler as the webhook
+(fetched from Stripe's event list, because the web server may not be up yet).
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from django.conf import settings
+
+from payouts import funding
+from payouts.models import Deposit
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # the success URL is ours; no need to follow
+        return None
+
+
+def wait_for_stripe(timeout: float = 30.0) -> bool:
+    """True once the Stripe API base answers (the simulator may still be starting)."""
+    deadline = time.monotonic() + timeout
+    url = settings.STRIPE_API_BASE.rstrip("/") + "/v1/balance"
+    while True:
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"})  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=2):  # noqa: S310 - http(s) API base from our settings
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answered
+        except OSError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.25)
+
+
+def fund_demo_requester(*, user, amount_cents: int, site_url: str) -> Deposit | None:
+    """Top up ``user`` once (idempotent: a requester with a completed deposit is left
+    alone). Only against the simulator: with real Stripe keys nobody can pay here."""
+    if not settings.STRIPE_SIMULATED:
+        return None
+    done = Deposit.objects.filter(user=user, status=Deposit.Status.COMPLETED).first()
+    if done is not None:
+        return done
+    deposit = funding.deposit_start(user=user, amount_cents=amount_cents, site_url=site_url)
+    form = urllib.parse.urlencode({"email": user.email}).encode()
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        # The URL is the Checkout page the simulator itself returned (http on loopback).
+        opener.open(urllib.request.Request(deposit.checkout_url, data=form, method="POST"), timeout=10)  # noqa: S310
+    except urllib.error.HTTPError as exc:
+        if exc.code not in (302, 303):
+            raise
+    funding.sync_events()
+    deposit.refresh_from_db()
+    return deposit

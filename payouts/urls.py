@@ -1,0 +1,16 @@
+from django.urls import path
+
+from payouts import views
+
+app_name = "payouts"
+
+urlpatterns = [
+    path("funds/", views.add_funds, name="add_funds"),
+    path("funds/return/", views.funds_return, name="funds_return"),
+    path("statement/", views.statement, name="statement"),
+    path("statement.csv", views.statement_csv, name="statement_csv"),
+    path("stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
+    path("staff/money/", views.money_overview, name="money_overview"),
+    path("staff/money/sync-events/", views.staff_sync_events, name="staff_sync_events"),
+    path("staff/accounts/<int:account_id>/", views.staff_account, name="staff_account"),
+]

@@ -1,0 +1,84 @@
+"""The worker side's models. Only a minimal ``Assignment`` exists so far (issue 4 needs
+it for batch progress and cancel); claiming, submitting and reviewing are the worker
+issue's and will extend this model through ``tasks`` services."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class AssignmentStatus(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted"
+    SUBMITTED = "submitted", "Submitted"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    RETURNED = "returned", "Returned"
+    EXPIRED = "expired", "Expired"
+
+
+# States whose assignment holds one of its task's slots and whose reward + fee is
+# owed out of the batch escrow until it is settled (``settled_at`` set).
+ESCROW_BOUND_STATUSES = frozenset(
+    {
+        AssignmentStatus.ACCEPTED,
+        AssignmentStatus.SUBMITTED,
+        AssignmentStatus.APPROVED,
+        AssignmentStatus.REJECTED,
+    }
+)
+
+
+class Assignment(models.Model):
+    """One worker's work on one task (MTurk: assignment).
+
+    ``reward_cents``/``fee_cents`` are the batch's terms when the worker accepted; the
+    assignment finishes under them even if the batch is cancelled. ``settled_at`` is set
+    by settlement once this assignment's money has left the batch escrow (paid to the
+    worker, or returned after a final rejection); until then a cancel or expiry of the
+    batch keeps its reward + fee in escrow.
+    """
+
+    task = models.ForeignKey(
+        "marketplace.Task", on_delete=models.PROTECT, related_name="assignments"
+    )
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments"
+    )
+    status = models.CharField(
+        max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.ACCEPTED
+    )
+    accepted_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+    answers = models.JSONField(default=dict, blank=True)
+    reward_cents = models.BigIntegerField()
+    fee_cents = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            # Redundancy rule: never two assignments of one task by the same worker.
+            models.UniqueConstraint(
+                fields=["task", "worker"], name="assignment_one_per_worker_per_task"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=AssignmentStatus.values),
+                name="assignment_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reward_cents__gte=1), name="assignment_reward_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(fee_cents__gte=0), name="assignment_fee_nonnegative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(submitted_at__isnull=True)
+                | models.Q(submitted_at__gte=models.F("accepted_at")),
+                name="assignment_submitted_after_accepted",
+            ),
+        ]
+        indexes = [models.Index(fields=["task", "status"], name="assignment_task_status_idx")]
+
+    def __str__(self) -> str:
+        return f"Assignment {self.pk} ({self.status})"

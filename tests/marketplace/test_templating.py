@@ -1,0 +1,152 @@
+"""``${field}`` templates and the built-in templates."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from marketplace import builtin_templates, templating
+from marketplace.errors import ApplicationError
+from marketplace.models import TemplateKind
+
+BUILTINS = [k for k in TemplateKind.values if k != TemplateKind.CUSTOM]
+
+
+def test_placeholders_are_ordered_unique_identifiers():
+    html = '<img src="${image_url}"> ${label} ${image_url} ${ spaced } ${a-b} ${_x1} $label ${9bad} ${Ünï}'
+    assert templating.placeholders(html) == ["image_url", "label", "_x1"]
+
+
+def test_render_escapes_values_in_text_and_attributes():
+    html = "<a href=\"${url}\" title='${url}'>${text}</a>"
+    out = templating.render(
+        html, {"url": 'x" onmouseover="alert(1)\'', "text": "<script>alert(1)</script> & co"}
+    )
+    assert out == (
+        "<a href=\"x&quot; onmouseover=&quot;alert(1)&#x27;\" title='x&quot; onmouseover=&quot;alert(1)&#x27;'>"
+        "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co</a>"
+    )
+
+
+def test_render_does_not_substitute_twice():
+    # A value that looks like a placeholder stays literal text.
+    assert templating.render("${a}|${b}", {"a": "${b}", "b": "B"}) == "${b}|B"
+
+
+def test_render_json_values():
+    html = "${s}|${n}|${f}|${t}|${z}|${o}"
+    row = {"s": "x", "n": 3, "f": 1.5, "t": True, "z": None, "o": {"k": ["é"]}}
+    assert templating.render(html, row) == "x|3|1.5|true||{&quot;k&quot;: [&quot;é&quot;]}"
+
+
+def test_render_names_every_missing_field():
+    with pytest.raises(ApplicationError) as exc:
+        templating.render("${a} ${b} ${c}", {"b": 1})
+    assert exc.value.message == "The row has no value for ${a}, ${c}."
+    assert exc.value.code == "missing_field"
+    assert exc.value.extra == {"missing": ["a", "c"]}
+
+
+def test_check_template_refuses_gold_placeholders_and_empty():
+    with pytest.raises(ApplicationError, match=r"cannot use \$\{_gold_label\}"):
+        templating.check_template("<p>${text}</p> ${_gold_label}")
+    with pytest.raises(ApplicationError, match="The template is empty."):
+        templating.check_template("  \n")
+    assert templating.check_template("<p>${text}</p>") == ["text"]
+
+
+@pytest.mark.parametrize("kind", BUILTINS)
+def test_every_builtin_renders_its_sample_row_as_a_plain_form_fragment(kind):
+    html = builtin_templates.get(kind, None)
+    row = builtin_templates.sample_row(kind, None)
+    assert set(templating.placeholders(html)) == set(row)
+    rendered = templating.render(html, row)
+    assert "${" not in rendered
+    # No scripts, no <form> of its own, no external resources (it runs sandboxed).
+    assert "<script" not in rendered.lower() and "<form" not in rendered.lower()
+    assert not re.search(r"""(src|href)=["']https?:""", rendered)
+    config = builtin_templates.normalize_config(kind, None)
+    for name in builtin_templates.answer_fields(kind, config):
+        assert f'name="{name}"' in html
+
+
+def test_label_set_is_rendered_escaped_and_cannot_become_a_placeholder():
+    html = builtin_templates.get(
+        TemplateKind.IMAGE_CLASSIFICATION,
+        {"labels": ["<b>Cat</b>", "${image_url}x", 'say "hi"'], "question": "Pick $1"},
+    )
+    assert (
+        '<input type="radio" name="label" value="&lt;b&gt;Cat&lt;/b&gt;" required> &lt;b&gt;Cat&lt;/b&gt;'
+        in html
+    )
+    assert "&#36;{image_url}x" in html
+    assert 'value="say &quot;hi&quot;"' in html
+    assert "<legend>Pick &#36;1</legend>" in html
+    assert templating.placeholders(html) == ["image_url"]
+
+
+def test_response_rating_scale_and_pairwise():
+    scale = builtin_templates.get(TemplateKind.RESPONSE_RATING, {"mode": "scale", "scale": 7})
+    assert templating.placeholders(scale) == ["prompt", "response"]
+    assert scale.count('name="rating"') == 7 and 'value="7"' in scale
+    pairwise = builtin_templates.get(
+        TemplateKind.RESPONSE_RATING, {"mode": "pairwise", "allow_tie": False}
+    )
+    assert templating.placeholders(pairwise) == ["prompt", "response_a", "response_b"]
+    assert 'value="a"' in pairwise and 'value="b"' in pairwise and 'value="tie"' not in pairwise
+
+
+def test_transcription_media_kinds():
+    assert "<audio" in builtin_templates.get(TemplateKind.TRANSCRIPTION, {"media": "audio"})
+    image = builtin_templates.get(TemplateKind.TRANSCRIPTION, {"media": "image"})
+    assert "<img" in image and 'name="transcript"' in image
+
+
+@pytest.mark.parametrize(
+    ("kind", "config", "message"),
+    [
+        (
+            TemplateKind.TEXT_CLASSIFICATION,
+            {"labels": ["Only one"]},
+            "Give between 2 and 50 labels; got 1.",
+        ),
+        (TemplateKind.TEXT_CLASSIFICATION, {"labels": ["A", "a"]}, "Each label must be different."),
+        (TemplateKind.TEXT_CLASSIFICATION, {"labels": ["A", " "]}, "A label cannot be empty."),
+        (
+            TemplateKind.SENTIMENT,
+            {"colour": "red"},
+            "Unknown setting 'colour' for this template type.",
+        ),
+        (
+            TemplateKind.RESPONSE_RATING,
+            {"scale": 11},
+            "The scale must be a whole number from 2 to 10.",
+        ),
+        (
+            TemplateKind.RESPONSE_RATING,
+            {"mode": "triple"},
+            "The mode must be 'scale' (rate one response) or 'pairwise' (compare two).",
+        ),
+        (
+            TemplateKind.TRANSCRIPTION,
+            {"media": "video"},
+            "The media type must be 'audio' or 'image'.",
+        ),
+        ("poetry", {}, "Unknown template type 'poetry'."),
+    ],
+)
+def test_invalid_configs(kind, config, message):
+    with pytest.raises(ApplicationError) as exc:
+        builtin_templates.normalize_config(kind, config)
+    assert exc.value.message == message
+
+
+def test_labels_may_come_as_text_from_a_form():
+    assert builtin_templates.normalize_config(
+        TemplateKind.TEXT_CLASSIFICATION, {"labels": "Yes, No\nMaybe"}
+    )["labels"] == [
+        "Yes",
+        "No",
+        "Maybe",
+    ]
