@@ -17,6 +17,13 @@ from marketplace.errors import ApplicationError
 from marketplace.models import MAX_ASSIGNMENTS_PER_TASK, Project, TemplateKind
 from marketplace.services.projects import QUALIFICATION_COMPARATORS
 
+# What a new custom template starts from: one placeholder, one answer field.
+CUSTOM_STARTER = """<p>${text}</p>
+<label>Your answer
+  <input type="text" name="answer" required>
+</label>
+"""
+
 TIER_CHOICES = [
     ("", "Anyone (no minimum tier)"),
     ("established", "Established"),
@@ -40,13 +47,17 @@ def parse_dollars(raw: str, *, what: str = "The reward") -> int:
             f"{what} must be an amount in dollars, e.g. 0.15.", code="invalid"
         ) from None
     if not value.is_finite():
-        raise forms.ValidationError(f"{what} must be an amount in dollars, e.g. 0.15.", code="invalid")
+        raise forms.ValidationError(
+            f"{what} must be an amount in dollars, e.g. 0.15.", code="invalid"
+        )
     if value < 0:
         raise forms.ValidationError(f"{what} cannot be negative.", code="invalid")
     if value == 0:
         raise forms.ValidationError(f"{what} must be at least $0.01.", code="invalid")
     if value != value.quantize(Decimal("0.01")):
-        raise forms.ValidationError("Use at most two decimals (whole cents), e.g. 0.15.", code="invalid")
+        raise forms.ValidationError(
+            "Use at most two decimals (whole cents), e.g. 0.15.", code="invalid"
+        )
     return int(value * 100)
 
 
@@ -219,7 +230,9 @@ class TemplateFieldsMixin:
             initial["labels"] = "\n".join(config["labels"])
         if self.kind == TemplateKind.RESPONSE_RATING:
             initial.setdefault("allow_tie", True)
-            initial.setdefault("scale", builtin_templates.CATALOG[self.kind].default_config["scale"])
+            initial.setdefault(
+                "scale", builtin_templates.CATALOG[self.kind].default_config["scale"]
+            )
         return initial
 
     def template_config(self) -> dict[str, Any]:
@@ -235,7 +248,10 @@ class TemplateFieldsMixin:
         if "mode" in self.fields:
             config["mode"] = data.get("mode") or "scale"
             if config["mode"] == "scale":
-                config["scale"] = data.get("scale") or builtin_templates.CATALOG[self.kind].default_config["scale"]
+                config["scale"] = (
+                    data.get("scale")
+                    or builtin_templates.CATALOG[self.kind].default_config["scale"]
+                )
             else:
                 config["allow_tie"] = bool(data.get("allow_tie"))
         if "media" in self.fields:
@@ -246,7 +262,9 @@ class TemplateFieldsMixin:
         """``template_kind``, ``template_html``, ``template_config`` for the services."""
         return {
             "template_kind": self.kind,
-            "template_html": self.cleaned_data.get("template_html", "") if self.kind == TemplateKind.CUSTOM else "",
+            "template_html": self.cleaned_data.get("template_html", "")
+            if self.kind == TemplateKind.CUSTOM
+            else "",
             "template_config": self.template_config(),
         }
 
@@ -255,8 +273,13 @@ class TemplateFieldsMixin:
         if self.kind == TemplateKind.CUSTOM:
             return "template_html"
         message = exc.message.lower()
-        for word, field in (("label", "labels"), ("question", "question"), ("scale", "scale"),
-                            ("mode", "mode"), ("media", "media")):
+        for word, field in (
+            ("label", "labels"),
+            ("question", "question"),
+            ("scale", "scale"),
+            ("mode", "mode"),
+            ("media", "media"),
+        ):
             if word in message and field in self.fields:
                 return field
         return None
@@ -271,34 +294,54 @@ class TemplateForm(TemplateFieldsMixin, forms.Form):
 
 
 class ProjectForm(TemplateFieldsMixin, forms.Form):
-    title = forms.CharField(label="Title", max_length=200, help_text="What workers see first in the task list.")
+    title = forms.CharField(
+        label="Title", max_length=200, help_text="What workers see first in the task list."
+    )
     description = forms.CharField(
-        label="Description", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        label="Description",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One or two sentences about the task, shown on the task card.",
     )
     keywords = forms.CharField(
-        label="Keywords", required=False, max_length=500, help_text="Comma-separated, e.g. images, animals."
+        label="Keywords",
+        required=False,
+        max_length=500,
+        help_text="Comma-separated, e.g. images, animals.",
     )
     instructions = forms.CharField(
-        label="Instructions", required=False, widget=forms.Textarea(attrs={"rows": 5}),
+        label="Instructions",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
         help_text="Shown to workers above the task.",
     )
     reward = forms.CharField(
-        label="Reward per assignment (USD)", max_length=12,
+        label="Reward per assignment (USD)",
+        max_length=12,
         error_messages={"required": "The reward is required."},
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.10"}),
+        widget=forms.TextInput(
+            attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.10"}
+        ),
     )
     estimated_seconds = forms.IntegerField(
-        label="Estimated time per task (seconds)", min_value=1, max_value=24 * 3600,
+        label="Estimated time per task (seconds)",
+        min_value=1,
+        max_value=24 * 3600,
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
         help_text="How long a careful worker needs. The reward must reach the hourly pay floor for this time.",
     )
     time_allotted_minutes = forms.IntegerField(
-        label="Time allotted (minutes)", min_value=1, max_value=7 * 24 * 60, required=False,
+        label="Time allotted (minutes)",
+        min_value=1,
+        max_value=7 * 24 * 60,
+        required=False,
         help_text="How long a worker may keep a task. Blank: three times the estimate, at least 5 minutes.",
     )
     assignments_per_task = forms.IntegerField(
-        label="Assignments per task", min_value=1, max_value=MAX_ASSIGNMENTS_PER_TASK, initial=1,
+        label="Assignments per task",
+        min_value=1,
+        max_value=MAX_ASSIGNMENTS_PER_TASK,
+        initial=1,
         error_messages={
             "max_value": f"Assignments per task must be between 1 and {MAX_ASSIGNMENTS_PER_TASK}.",
             "min_value": f"Assignments per task must be between 1 and {MAX_ASSIGNMENTS_PER_TASK}.",
@@ -306,17 +349,28 @@ class ProjectForm(TemplateFieldsMixin, forms.Form):
         help_text="How many different workers do each task (1 to 100).",
     )
     auto_approval_days = forms.IntegerField(
-        label="Auto-approval delay (days)", min_value=0, max_value=30, initial=3,
+        label="Auto-approval delay (days)",
+        min_value=0,
+        max_value=30,
+        initial=3,
         error_messages={"max_value": "The auto-approval delay can be at most 30 days."},
         help_text="Work you have not reviewed by then is approved and paid (0 to 30 days).",
     )
     batch_lifetime_days = forms.IntegerField(
-        label="Batch lifetime (days)", min_value=1, max_value=365, initial=7,
+        label="Batch lifetime (days)",
+        min_value=1,
+        max_value=365,
+        initial=7,
         help_text="A published batch closes after this and its unused escrow returns to you.",
     )
     gold_rate_percent = forms.DecimalField(
-        label="Gold questions (% of tasks)", min_value=0, max_value=100, decimal_places=2, initial=0,
-        required=False, help_text="Share of tasks with known answers (_gold_<field> columns) used to check quality.",
+        label="Gold questions (% of tasks)",
+        min_value=0,
+        max_value=100,
+        decimal_places=2,
+        initial=0,
+        required=False,
+        help_text="Share of tasks with known answers (_gold_<field> columns) used to check quality.",
     )
     min_tier = forms.ChoiceField(label="Minimum worker tier", choices=TIER_CHOICES, required=False)
     min_approval_rate = forms.IntegerField(
@@ -324,10 +378,15 @@ class ProjectForm(TemplateFieldsMixin, forms.Form):
     )
     min_completed = forms.IntegerField(label="Minimum approved tasks", min_value=0, required=False)
     languages = forms.CharField(
-        label="Languages", required=False, max_length=200, help_text="Comma-separated codes, e.g. en, de."
+        label="Languages",
+        required=False,
+        max_length=200,
+        help_text="Comma-separated codes, e.g. en, de.",
     )
     qualifications = forms.CharField(
-        label="Qualifications (one per line)", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        label="Qualifications (one per line)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text="“name” (must hold it), “not name”, or “name >= 80”.",
     )
 
@@ -354,9 +413,15 @@ class ProjectForm(TemplateFieldsMixin, forms.Form):
         if project is not None:
             config = dict(project.template_config or {})
         else:
-            config = dict(builtin_templates.CATALOG[kind].default_config) if kind in builtin_templates.CATALOG else {}
+            config = (
+                dict(builtin_templates.CATALOG[kind].default_config)
+                if kind in builtin_templates.CATALOG
+                else {}
+            )
         for key, value in self.template_initial(config).items():
             self.initial.setdefault(key, value)
+        if kind == TemplateKind.CUSTOM and project is None:
+            self.initial.setdefault("template_html", CUSTOM_STARTER)
         self.project = project
 
     @classmethod
@@ -436,8 +501,22 @@ class ProjectForm(TemplateFieldsMixin, forms.Form):
         "batch_lifetime_days": "batch_lifetime",
         "gold_rate_percent": "gold_rate_bp",
     }
-    _REQUIREMENT_FIELDS = ("min_tier", "min_approval_rate", "min_completed", "languages", "qualifications")
-    _TEMPLATE_FIELDS = ("template_html", "question", "labels", "mode", "scale", "allow_tie", "media")
+    _REQUIREMENT_FIELDS = (
+        "min_tier",
+        "min_approval_rate",
+        "min_completed",
+        "languages",
+        "qualifications",
+    )
+    _TEMPLATE_FIELDS = (
+        "template_html",
+        "question",
+        "labels",
+        "mode",
+        "scale",
+        "allow_tie",
+        "media",
+    )
 
     def changed_values(self) -> dict[str, Any]:
         """Only what the requester changed, as ``project_update`` takes it: a value
@@ -447,7 +526,10 @@ class ProjectForm(TemplateFieldsMixin, forms.Form):
         data: dict[str, Any] = {}
         for name in changed:
             model_name = self._FORM_TO_MODEL.get(name, name)
-            if model_name in values and name not in self._REQUIREMENT_FIELDS + self._TEMPLATE_FIELDS:
+            if (
+                model_name in values
+                and name not in self._REQUIREMENT_FIELDS + self._TEMPLATE_FIELDS
+            ):
                 data[model_name] = values[model_name]
         if changed & set(self._REQUIREMENT_FIELDS):
             data["requirements"] = values["requirements"]
@@ -466,10 +548,14 @@ class ProjectForm(TemplateFieldsMixin, forms.Form):
         elif model_field == "requirements":
             message = exc.message.lower()
             field = (
-                "min_approval_rate" if "approval rate" in message
-                else "min_completed" if "completed" in message
-                else "languages" if "language" in message
-                else "min_tier" if "tier" in message
+                "min_approval_rate"
+                if "approval rate" in message
+                else "min_completed"
+                if "completed" in message
+                else "languages"
+                if "language" in message
+                else "min_tier"
+                if "tier" in message
                 else "qualifications"
             )
         elif model_field is not None:
@@ -482,17 +568,25 @@ class ProjectForm(TemplateFieldsMixin, forms.Form):
 class BatchUploadForm(forms.Form):
     file = forms.FileField(
         label="CSV or JSON Lines file",
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.jsonl,.ndjson,text/csv,application/x-ndjson"}),
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".csv,.jsonl,.ndjson,text/csv,application/x-ndjson"}
+        ),
         error_messages={"required": "Choose a file to upload.", "empty": "The file is empty."},
         allow_empty_file=True,  # the service says "The file is empty." in its own words
     )
-    name = forms.CharField(label="Batch name", max_length=200, required=False,
-                           help_text="Optional; the file name is used if you leave it blank.")
+    name = forms.CharField(
+        label="Batch name",
+        max_length=200,
+        required=False,
+        help_text="The file name is used if you leave it blank.",
+    )
 
 
 class CancelForm(forms.Form):
     reason = forms.CharField(
-        label="Reason (optional, kept in the batch history)", required=False, max_length=1000,
+        label="Reason (optional, kept in the batch history)",
+        required=False,
+        max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 
@@ -502,5 +596,8 @@ class PublishForm(forms.Form):
 
 
 class ApiKeyForm(forms.Form):
-    name = forms.CharField(label="Key name", max_length=100,
-                           help_text="What uses the key, e.g. “nightly upload script”.")
+    name = forms.CharField(
+        label="Key name",
+        max_length=100,
+        help_text="What uses the key, e.g. “nightly upload script”.",
+    )

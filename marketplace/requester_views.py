@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
 
 from marketplace import builtin_templates, selectors, services, templating
 from marketplace.errors import ApplicationError
@@ -42,7 +43,9 @@ from marketplace.models import (
     Project,
     Role,
     TemplateKind,
+    User,
 )
+from marketplace.paging import BatchSummaries
 from marketplace.services import api_keys as api_key_services
 from marketplace.services import user_switch_role
 from marketplace.services.projects import format_cents
@@ -55,7 +58,22 @@ BATCHES_PER_PAGE = 25
 # enough that a page left open costs little.
 PROGRESS_POLL_SECONDS = 3
 IMPORT_POLL_SECONDS = 2
-TEMPLATE_FIELD_NAMES = ("question", "labels", "mode", "scale", "allow_tie", "media", "template_html")
+TEMPLATE_FIELD_NAMES = (
+    "question",
+    "labels",
+    "mode",
+    "scale",
+    "allow_tie",
+    "media",
+    "template_html",
+)
+
+
+class RequesterRequest(HttpRequest):
+    """What the views below receive: ``requester_required`` has checked the user."""
+
+    user: User  # type: ignore[assignment]
+    htmx: HtmxDetails
 
 
 def requester_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -64,9 +82,11 @@ def requester_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
+        user = cast(User, request.user)  # login_required runs first
         if not user.is_requester:
-            return render(request, "marketplace/role_missing.html", {"role": "requester"}, status=403)
+            return render(
+                request, "marketplace/role_missing.html", {"role": "requester"}, status=403
+            )
         if user.current_role != Role.REQUESTER:
             user_switch_role(user=user, role=Role.REQUESTER)
         return view(request, *args, **kwargs)
@@ -79,49 +99,24 @@ def _post(request: HttpRequest) -> Any:
     return request.POST if request.method == "POST" else None
 
 
-class BatchSummaries:
-    """``selectors.requester_batches`` as a sequence ``Paginator`` can page through: a
-    page costs one COUNT, one query for its batches and one for their progress."""
-
-    def __init__(self, user: Any, *, project_id: int | None = None, statuses: list[str] | None = None):
-        self.user, self.project_id, self.statuses = user, project_id, statuses
-
-    def count(self) -> int:
-        qs = selectors.batches_for(self.user, project_id=self.project_id)
-        if self.statuses:
-            qs = qs.filter(status__in=self.statuses)
-        return qs.count()
-
-    def __len__(self) -> int:
-        return self.count()
-
-    def __getitem__(self, item: slice) -> list[selectors.BatchSummary]:
-        if not isinstance(item, slice):
-            raise TypeError("BatchSummaries supports slices only")
-        start = item.start or 0
-        return selectors.requester_batches(
-            self.user,
-            project_id=self.project_id,
-            statuses=self.statuses,
-            limit=max(0, (item.stop or start) - start),
-            offset=start,
-        )
-
-
 # --- Home --------------------------------------------------------------------------------
 
 
 @require_GET
 @requester_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: RequesterRequest) -> HttpResponse:
     account = ledger.requester_account(request.user)
     projects = list(selectors.projects_for(request.user)[:6])
     batches = selectors.requester_batches(request.user, limit=10)
     return render(
         request,
         "marketplace/requester_home.html",
-        {"balance_cents": account.balance_cents, "projects": projects, "batches": batches,
-         "live_statuses": BATCH_LIVE_STATUSES},
+        {
+            "balance_cents": account.balance_cents,
+            "projects": projects,
+            "batches": batches,
+            "live_statuses": BATCH_LIVE_STATUSES,
+        },
     )
 
 
@@ -129,38 +124,58 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _hourly(project: Project) -> int:
-    return fees.hourly_rate_cents(reward_cents=project.reward_cents, seconds=project.estimated_seconds)
+    return fees.hourly_rate_cents(
+        reward_cents=project.reward_cents, seconds=project.estimated_seconds
+    )
 
 
 @require_GET
 @requester_required
-def project_list(request: HttpRequest) -> HttpResponse:
+def project_list(request: RequesterRequest) -> HttpResponse:
     show_archived = request.GET.get("show") == "all"
     qs = selectors.projects_for(request.user, include_archived=show_archived)
     page = Paginator(qs, PROJECTS_PER_PAGE).get_page(request.GET.get("page"))
     rows = [(p, _hourly(p)) for p in page]
     return render(
-        request, "marketplace/project_list.html", {"page": page, "rows": rows, "show_archived": show_archived}
+        request,
+        "marketplace/project_list.html",
+        {"page": page, "rows": rows, "show_archived": show_archived},
     )
 
 
 def _kinds() -> list[dict[str, str]]:
-    kinds = [{"key": k.key, "title": k.title, "description": k.description,
-              "fields": ", ".join(k.fields)} for k in builtin_templates.CATALOG.values()]
-    kinds.append({"key": TemplateKind.CUSTOM, "title": "Custom HTML",
-                  "description": "Write your own form with ${column} placeholders (the MTurk/Turkle format).",
-                  "fields": "yours"})
+    kinds = [
+        {
+            "key": k.key,
+            "title": k.title,
+            "description": k.description,
+            "fields": ", ".join(k.fields),
+        }
+        for k in builtin_templates.CATALOG.values()
+    ]
+    kinds.append(
+        {
+            "key": TemplateKind.CUSTOM,
+            "title": "Custom HTML",
+            "description": "Write your own form with ${column} placeholders (the MTurk/Turkle format).",
+            "fields": "yours",
+        }
+    )
     return kinds
 
 
 @require_GET
 @requester_required
-def project_new(request: HttpRequest) -> HttpResponse:
+def project_new(request: RequesterRequest) -> HttpResponse:
     return render(request, "marketplace/project_new.html", {"kinds": _kinds()})
 
 
 def _pricing_context(reward: str, estimated: Any) -> dict[str, Any]:
     """What the pricing panel shows for a reward (dollars, as typed) and an estimate."""
+    if not str(reward or "").strip() or not str(estimated or "").strip():
+        return {
+            "pricing_error": "Enter the reward and the estimated time to see the fee and the hourly rate."
+        }
     try:
         reward_cents = parse_dollars(str(reward or ""))
     except ValidationError as exc:
@@ -170,11 +185,15 @@ def _pricing_context(reward: str, estimated: Any) -> dict[str, Any]:
         if seconds < 1:
             raise ValueError
     except (TypeError, ValueError):
-        return {"pricing_error": "Enter the estimated time in whole seconds to see the hourly rate."}
+        return {
+            "pricing_error": "Enter the estimated time in whole seconds to see the hourly rate."
+        }
     if seconds > 24 * 3600:
         return {"pricing_error": "The estimated time can be at most 86,400 seconds (24 hours)."}
-    return {"pricing": selectors.project_pricing(reward_cents=reward_cents, estimated_seconds=seconds),
-            "estimated_seconds": seconds}
+    return {
+        "pricing": selectors.project_pricing(reward_cents=reward_cents, estimated_seconds=seconds),
+        "estimated_seconds": seconds,
+    }
 
 
 def _placeholders_context(form: TemplateForm | ProjectForm) -> dict[str, Any]:
@@ -207,14 +226,20 @@ def _editor_context(form: ProjectForm, *, kind: str, project: Project | None) ->
         "sandbox": IFRAME_SANDBOX,
     }
     if form.is_bound:
-        ctx.update(_pricing_context(form.data.get("reward", ""), form.data.get("estimated_seconds", "")))
+        ctx.update(
+            _pricing_context(form.data.get("reward", ""), form.data.get("estimated_seconds", ""))
+        )
         ctx.update(_placeholders_context(form))
     else:
-        ctx.update(_pricing_context(form.initial.get("reward", ""), form.initial.get("estimated_seconds", "")))
+        ctx.update(
+            _pricing_context(
+                form.initial.get("reward", ""), form.initial.get("estimated_seconds", "")
+            )
+        )
         if project is not None:
             ctx["placeholders"] = templating.placeholders(project.template_html)
         elif kind == TemplateKind.CUSTOM:
-            ctx["placeholders"] = []
+            ctx["placeholders"] = templating.placeholders(form.initial.get("template_html", ""))
         else:
             ctx["placeholders"] = list(builtin_templates.CATALOG[kind].fields)
     if project is not None:
@@ -227,7 +252,7 @@ def _editor_context(form: ProjectForm, *, kind: str, project: Project | None) ->
 
 @require_http_methods(["GET", "POST"])
 @requester_required
-def project_create(request: HttpRequest, kind: str) -> HttpResponse:
+def project_create(request: RequesterRequest, kind: str) -> HttpResponse:
     if kind not in TemplateKind.values:
         raise Http404("No such template type.")
     form = ProjectForm(_post(request), kind=kind)
@@ -240,17 +265,24 @@ def project_create(request: HttpRequest, kind: str) -> HttpResponse:
                 form.add_service_error(exc)
                 status = exc.status if exc.status >= 400 else 400
             else:
-                messages.success(request, f"Project “{project.title}” created. Try the preview, then upload a batch.")
+                messages.success(
+                    request,
+                    f"Project “{project.title}” created. Try the preview, then upload a batch.",
+                )
                 return redirect("requester:project_detail", project.pk)
         else:
             status = 400
-    return render(request, "marketplace/project_form.html", _editor_context(form, kind=kind, project=None),
-                  status=status)
+    return render(
+        request,
+        "marketplace/project_form.html",
+        _editor_context(form, kind=kind, project=None),
+        status=status,
+    )
 
 
 @require_http_methods(["GET", "POST"])
 @requester_required
-def project_edit(request: HttpRequest, project_id: int) -> HttpResponse:
+def project_edit(request: RequesterRequest, project_id: int) -> HttpResponse:
     project = selectors.project_for(request.user, project_id)
     form = ProjectForm(_post(request), kind=project.template_kind, project=project)
     status = 200
@@ -266,48 +298,65 @@ def project_edit(request: HttpRequest, project_id: int) -> HttpResponse:
                 form.add_service_error(exc)
                 status = exc.status if exc.status >= 400 else 400
             else:
-                messages.success(request, "Project saved. Drafts will be quoted with the new terms; "
-                                          "published batches keep theirs.")
+                messages.success(
+                    request,
+                    "Project saved. Drafts will be quoted with the new terms; "
+                    "published batches keep theirs.",
+                )
                 return redirect("requester:project_detail", project.pk)
         else:
             status = 400
-    return render(request, "marketplace/project_form.html",
-                  _editor_context(form, kind=project.template_kind, project=project), status=status)
+    return render(
+        request,
+        "marketplace/project_form.html",
+        _editor_context(form, kind=project.template_kind, project=project),
+        status=status,
+    )
 
 
 @require_GET
 @requester_required
-def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
+def project_detail(request: RequesterRequest, project_id: int) -> HttpResponse:
     project = selectors.project_for(request.user, project_id)
     batches = selectors.requester_batches(request.user, project_id=project.pk, limit=20)
     placeholders = templating.placeholders(project.template_html)
     try:
         sample = selectors.template_sample_row(
-            template_kind=project.template_kind, template_html=project.template_html,
+            template_kind=project.template_kind,
+            template_html=project.template_html,
             template_config=project.template_config,
         )
     except ApplicationError:
         sample = {}
     sample_fields = [
-        {"name": name, "value": sample.get(name, "") if len(str(sample.get(name, ""))) <= 300 else "",
-         "long": len(str(sample.get(name, ""))) > 300}
+        {
+            "name": name,
+            "value": sample.get(name, "") if len(str(sample.get(name, ""))) <= 300 else "",
+            "long": len(str(sample.get(name, ""))) > 300,
+        }
         for name in placeholders
     ]
-    return render(request, "marketplace/project_detail.html", {
-        "project": project,
-        "batches": batches,
-        "placeholders": placeholders,
-        "sample_fields": sample_fields,
-        "pricing": selectors.project_pricing(reward_cents=project.reward_cents,
-                                             estimated_seconds=project.estimated_seconds),
-        "frame_src": reverse("tasks:preview_project", args=[project.pk]),
-        "sandbox": IFRAME_SANDBOX,
-        "previewable_batches": [s.batch for s in batches if s.batch.task_count],
-    })
+    return render(
+        request,
+        "marketplace/project_detail.html",
+        {
+            "project": project,
+            "batches": batches,
+            "placeholders": placeholders,
+            "sample_fields": sample_fields,
+            "pricing": selectors.project_pricing(
+                reward_cents=project.reward_cents, estimated_seconds=project.estimated_seconds
+            ),
+            "frame_src": reverse("tasks:preview_project", args=[project.pk]),
+            "sandbox": IFRAME_SANDBOX,
+            "previewable_batches": [s.batch for s in batches if s.batch.task_count],
+        },
+    )
 
 
-def _project_action(request: HttpRequest, project_id: int, action: Callable[[Project], Any],
-                    success: str) -> HttpResponse:
+def _project_action(
+    request: RequesterRequest, project_id: int, action: Callable[[Project], Any], success: str
+) -> HttpResponse:
     project = selectors.project_for(request.user, project_id)
     try:
         result = action(project)
@@ -321,9 +370,10 @@ def _project_action(request: HttpRequest, project_id: int, action: Callable[[Pro
 
 @require_POST
 @requester_required
-def project_clone(request: HttpRequest, project_id: int) -> HttpResponse:
+def project_clone(request: RequesterRequest, project_id: int) -> HttpResponse:
     return _project_action(
-        request, project_id,
+        request,
+        project_id,
         lambda p: services.project_clone(project=p, user=request.user),
         "Project cloned: this is the copy. Edit it as you like; the original is unchanged.",
     )
@@ -331,9 +381,10 @@ def project_clone(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @require_POST
 @requester_required
-def project_archive(request: HttpRequest, project_id: int) -> HttpResponse:
+def project_archive(request: RequesterRequest, project_id: int) -> HttpResponse:
     return _project_action(
-        request, project_id,
+        request,
+        project_id,
         lambda p: services.project_archive(project=p, user=request.user),
         "Project archived: no new batches can be uploaded or published. Published batches run on.",
     )
@@ -341,9 +392,10 @@ def project_archive(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @require_POST
 @requester_required
-def project_restore(request: HttpRequest, project_id: int) -> HttpResponse:
+def project_restore(request: RequesterRequest, project_id: int) -> HttpResponse:
     return _project_action(
-        request, project_id,
+        request,
+        project_id,
         lambda p: services.project_restore(project=p, user=request.user),
         "Project restored.",
     )
@@ -351,18 +403,22 @@ def project_restore(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @require_GET
 @requester_required
-def pricing_partial(request: HttpRequest) -> HttpResponse:
+def pricing_partial(request: RequesterRequest) -> HttpResponse:
     ctx = _pricing_context(request.GET.get("reward", ""), request.GET.get("estimated_seconds", ""))
     return render(request, "marketplace/partials/pricing.html", ctx)
 
 
 @require_POST
 @requester_required
-def placeholders_partial(request: HttpRequest) -> HttpResponse:
+def placeholders_partial(request: RequesterRequest) -> HttpResponse:
     kind = request.POST.get("template_kind", "")
     if kind not in TemplateKind.values:
-        return render(request, "marketplace/partials/placeholders.html",
-                      {"placeholder_error": "Unknown template type."}, status=400)
+        return render(
+            request,
+            "marketplace/partials/placeholders.html",
+            {"placeholder_error": "Unknown template type."},
+            status=400,
+        )
     form = TemplateForm(request.POST, kind=kind)
     form.is_valid()
     return render(request, "marketplace/partials/placeholders.html", _placeholders_context(form))
@@ -373,7 +429,7 @@ def placeholders_partial(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @requester_required
-def batch_upload(request: HttpRequest, project_id: int) -> HttpResponse:
+def batch_upload(request: RequesterRequest, project_id: int) -> HttpResponse:
     project = selectors.project_for(request.user, project_id)
     form = BatchUploadForm(_post(request), request.FILES if request.method == "POST" else None)
     status = 200
@@ -383,8 +439,11 @@ def batch_upload(request: HttpRequest, project_id: int) -> HttpResponse:
             upload = form.cleaned_data["file"]
             try:
                 batch = services.batch_upload(
-                    project=project, user=request.user, fileobj=upload,
-                    filename=upload.name, name=form.cleaned_data["name"],
+                    project=project,
+                    user=request.user,
+                    fileobj=upload,
+                    filename=upload.name,
+                    name=form.cleaned_data["name"],
                 )
             except ApplicationError as exc:
                 status = exc.status if exc.status >= 400 else 400
@@ -393,21 +452,32 @@ def batch_upload(request: HttpRequest, project_id: int) -> HttpResponse:
                 form.add_error("file" if exc.code == "invalid_upload" else None, exc.message)
             else:
                 if batch.status == BatchStatus.IMPORTING:
-                    messages.info(request, "The file is being imported in the background; this page shows "
-                                           "its progress.")
+                    messages.info(
+                        request,
+                        "The file is being imported in the background; this page shows "
+                        "its progress.",
+                    )
                 else:
-                    messages.success(request, f"Imported {batch.task_count:,} tasks. Check the cost and publish "
-                                              "when you are ready.")
+                    messages.success(
+                        request,
+                        f"Imported {batch.task_count:,} tasks. Check the cost and publish "
+                        "when you are ready.",
+                    )
                 return redirect("requester:batch_detail", batch.pk)
         else:
             status = 400
-    return render(request, "marketplace/batch_upload.html", {
-        "project": project,
-        "form": form,
-        "placeholders": templating.placeholders(project.template_html),
-        "upload_errors": upload_errors,
-        "max_bytes": _max_upload_bytes(),
-    }, status=status)
+    return render(
+        request,
+        "marketplace/batch_upload.html",
+        {
+            "project": project,
+            "form": form,
+            "placeholders": templating.placeholders(project.template_html),
+            "upload_errors": upload_errors,
+            "max_bytes": _max_upload_bytes(),
+        },
+        status=status,
+    )
 
 
 def _max_upload_bytes() -> int:
@@ -416,19 +486,24 @@ def _max_upload_bytes() -> int:
 
 @require_GET
 @requester_required
-def batch_list(request: HttpRequest) -> HttpResponse:
+def batch_list(request: RequesterRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     statuses = [status] if status in BatchStatus.values else None
-    page = Paginator(BatchSummaries(request.user, statuses=statuses), BATCHES_PER_PAGE).get_page(
-        request.GET.get("page")
+    summaries: Any = BatchSummaries(request.user, statuses=statuses)  # a sequence, not a QuerySet
+    page = Paginator(summaries, BATCHES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "marketplace/batch_list.html",
+        {
+            "page": page,
+            "status": status if statuses else "",
+            "statuses": BatchStatus.choices,
+            "live_statuses": BATCH_LIVE_STATUSES,
+        },
     )
-    return render(request, "marketplace/batch_list.html", {
-        "page": page, "status": status if statuses else "", "statuses": BatchStatus.choices,
-        "live_statuses": BATCH_LIVE_STATUSES,
-    })
 
 
-def _batch_context(request: HttpRequest, batch_id: int) -> dict[str, Any]:
+def _batch_context(request: RequesterRequest, batch_id: int) -> dict[str, Any]:
     batch = selectors.batch_for(request.user, batch_id)
     ctx: dict[str, Any] = {
         "batch": batch,
@@ -439,22 +514,28 @@ def _batch_context(request: HttpRequest, batch_id: int) -> dict[str, Any]:
         "import_poll_seconds": IMPORT_POLL_SECONDS,
         "import_errors_more": max(0, batch.import_error_count - len(batch.import_errors or [])),
     }
-    if batch.status in (BatchStatus.DRAFT, BatchStatus.PUBLISHED, BatchStatus.PAUSED,
-                        BatchStatus.CANCELLED, BatchStatus.EXPIRED, BatchStatus.COMPLETED):
+    if batch.status in (
+        BatchStatus.DRAFT,
+        BatchStatus.PUBLISHED,
+        BatchStatus.PAUSED,
+        BatchStatus.CANCELLED,
+        BatchStatus.EXPIRED,
+        BatchStatus.COMPLETED,
+    ):
         ctx["quote"] = selectors.batch_quote(batch)
     return ctx
 
 
 @require_GET
 @requester_required
-def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_detail(request: RequesterRequest, batch_id: int) -> HttpResponse:
     return render(request, "marketplace/batch_detail.html", _batch_context(request, batch_id))
 
 
 @never_cache
 @require_GET
 @requester_required
-def batch_progress(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_progress(request: RequesterRequest, batch_id: int) -> HttpResponse:
     """The polled partial: import progress while importing, then work progress. When an
     import finishes the page reloads (``HX-Refresh``) to show the quote or the errors."""
     batch = selectors.batch_for(request.user, batch_id)
@@ -462,24 +543,30 @@ def batch_progress(request: HttpRequest, batch_id: int) -> HttpResponse:
         response = HttpResponse(status=204)
         response["HX-Refresh"] = "true"
         return response
-    return render(request, "marketplace/partials/batch_progress.html", {
-        "batch": batch,
-        "progress": selectors.batch_progress(batch),
-        "live": batch.status in BATCH_LIVE_STATUSES,
-        "poll_seconds": PROGRESS_POLL_SECONDS,
-        "import_poll_seconds": IMPORT_POLL_SECONDS,
-    })
+    return render(
+        request,
+        "marketplace/partials/batch_progress.html",
+        {
+            "batch": batch,
+            "progress": selectors.batch_progress(batch),
+            "live": batch.status in BATCH_LIVE_STATUSES,
+            "poll_seconds": PROGRESS_POLL_SECONDS,
+            "import_poll_seconds": IMPORT_POLL_SECONDS,
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])
 @requester_required
-def batch_publish(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_publish(request: RequesterRequest, batch_id: int) -> HttpResponse:
     batch = selectors.batch_for(request.user, batch_id)
     if request.method == "POST":
         form = PublishForm(request.POST)
         expected = form.cleaned_data["expected_total_cents"] if form.is_valid() else None
         try:
-            published = services.batch_publish(batch=batch, user=request.user, expected_total_cents=expected)
+            published = services.batch_publish(
+                batch=batch, user=request.user, expected_total_cents=expected
+            )
         except ApplicationError as exc:
             messages.error(request, exc.message)
             return redirect("requester:batch_detail", batch.pk)
@@ -493,13 +580,21 @@ def batch_publish(request: HttpRequest, batch_id: int) -> HttpResponse:
         messages.info(request, "Only a draft batch can be published.")
         return redirect("requester:batch_detail", batch.pk)
     quote = selectors.batch_quote(batch)
-    return render(request, "marketplace/batch_publish.html", {
-        "batch": batch, "quote": quote, "form": PublishForm(initial={"expected_total_cents": quote.total_cost_cents}),
-        "balance_after": quote.balance_cents - quote.total_cost_cents,
-    })
+    return render(
+        request,
+        "marketplace/batch_publish.html",
+        {
+            "batch": batch,
+            "quote": quote,
+            "form": PublishForm(initial={"expected_total_cents": quote.total_cost_cents}),
+            "balance_after": quote.balance_cents - quote.total_cost_cents,
+        },
+    )
 
 
-def _batch_action(request: HttpRequest, batch_id: int, action: Callable[..., Any], success: str) -> HttpResponse:
+def _batch_action(
+    request: RequesterRequest, batch_id: int, action: Callable[..., Any], success: str
+) -> HttpResponse:
     batch = selectors.batch_for(request.user, batch_id)
     try:
         action(batch=batch, user=request.user)
@@ -512,37 +607,52 @@ def _batch_action(request: HttpRequest, batch_id: int, action: Callable[..., Any
 
 @require_POST
 @requester_required
-def batch_pause(request: HttpRequest, batch_id: int) -> HttpResponse:
-    return _batch_action(request, batch_id, services.batch_pause,
-                         "Paused: workers cannot take more tasks; work already accepted carries on.")
+def batch_pause(request: RequesterRequest, batch_id: int) -> HttpResponse:
+    return _batch_action(
+        request,
+        batch_id,
+        services.batch_pause,
+        "Paused: workers cannot take more tasks; work already accepted carries on.",
+    )
 
 
 @require_POST
 @requester_required
-def batch_resume(request: HttpRequest, batch_id: int) -> HttpResponse:
-    return _batch_action(request, batch_id, services.batch_resume, "Resumed: workers can take its tasks again.")
+def batch_resume(request: RequesterRequest, batch_id: int) -> HttpResponse:
+    return _batch_action(
+        request, batch_id, services.batch_resume, "Resumed: workers can take its tasks again."
+    )
 
 
 @require_http_methods(["GET", "POST"])
 @requester_required
-def batch_cancel(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_cancel(request: RequesterRequest, batch_id: int) -> HttpResponse:
     batch = selectors.batch_for(request.user, batch_id)
     form = CancelForm(_post(request))
     if request.method == "POST" and form.is_valid():
         try:
-            cancelled = services.batch_cancel(batch=batch, user=request.user, reason=form.cleaned_data["reason"])
+            cancelled = services.batch_cancel(
+                batch=batch, user=request.user, reason=form.cleaned_data["reason"]
+            )
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
             released = cancelled.escrow_released_cents
             if cancelled.published_at is not None:
-                messages.success(request, f"Cancelled: {format_cents(released)} of unused escrow returned to your "
-                                          "balance; work in progress finishes under the old terms.")
+                messages.success(
+                    request,
+                    f"Cancelled: {format_cents(released)} of unused escrow returned to your "
+                    "balance; work in progress finishes under the old terms.",
+                )
             else:
                 messages.success(request, "Cancelled.")
         return redirect("requester:batch_detail", batch.pk)
     progress = selectors.batch_progress(batch)
-    return render(request, "marketplace/batch_cancel.html", {"batch": batch, "form": form, "progress": progress})
+    return render(
+        request,
+        "marketplace/batch_cancel.html",
+        {"batch": batch, "form": form, "progress": progress},
+    )
 
 
 # --- API keys ----------------------------------------------------------------------------
@@ -551,14 +661,16 @@ def batch_cancel(request: HttpRequest, batch_id: int) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 @requester_required
-def api_keys(request: HttpRequest) -> HttpResponse:
+def api_keys(request: RequesterRequest) -> HttpResponse:
     form = ApiKeyForm(_post(request))
     new_key = None
     status = 200
     if request.method == "POST":
         if form.is_valid():
             try:
-                key, new_key = api_key_services.api_key_create(user=request.user, name=form.cleaned_data["name"])
+                key, new_key = api_key_services.api_key_create(
+                    user=request.user, name=form.cleaned_data["name"]
+                )
             except ApplicationError as exc:
                 form.add_error("name", exc.message)
                 status = exc.status
@@ -567,17 +679,22 @@ def api_keys(request: HttpRequest) -> HttpResponse:
                 form = ApiKeyForm()
         else:
             status = 400
-    return render(request, "marketplace/api_keys.html", {
-        "form": form,
-        "new_key": new_key,
-        "keys": list(api_key_services.api_keys_for(request.user)),
-        "docs_url": reverse("api:docs"),
-    }, status=status)
+    return render(
+        request,
+        "marketplace/api_keys.html",
+        {
+            "form": form,
+            "new_key": new_key,
+            "keys": list(api_key_services.api_keys_for(request.user)),
+            "docs_url": reverse("api:docs"),
+        },
+        status=status,
+    )
 
 
 @require_POST
 @requester_required
-def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
+def api_key_revoke(request: RequesterRequest, key_id: int) -> HttpResponse:
     try:
         key = api_key_services.api_key_revoke(key_id=key_id, user=request.user)
     except ApplicationError as exc:
@@ -585,5 +702,7 @@ def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
             raise Http404(exc.message) from None
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Key “{key.name}” revoked; requests using it are refused from now on.")
+        messages.success(
+            request, f"Key “{key.name}” revoked; requests using it are refused from now on."
+        )
     return redirect("requester:api_keys")

@@ -7,6 +7,8 @@ else's project or batch, 403 for someone who is not a requester).
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -14,11 +16,17 @@ from django.views.decorators.http import require_GET, require_http_methods
 from marketplace import selectors, templating
 from marketplace.errors import ApplicationError
 from marketplace.forms_requester import TemplateForm
-from marketplace.models import TemplateKind
+from marketplace.models import TemplateKind, User
 from tasks.frame import first_row, frame_message_response, frame_response
 
 PREVIEW_SUBMIT_LABEL = "Submit"
 ROW_PARAM_PREFIX = "row."
+
+
+def _requester(request: HttpRequest) -> User | None:
+    """The logged-in user if a requester (login_required has run), else None."""
+    user = cast(User, request.user)
+    return user if user.is_requester else None
 
 
 def _not_requester() -> HttpResponse:
@@ -31,21 +39,24 @@ def preview_project(request: HttpRequest, project_id: int) -> HttpResponse:
     """A project's template as a worker will see it, filled with: the first row of one
     of its batches (``?batch=<id>``), or the sample row with any ``row.<column>`` values
     the requester typed instead."""
-    if not request.user.is_requester:
+    user = _requester(request)
+    if user is None:
         return _not_requester()
-    project = selectors.project_for(request.user, project_id)
+    project = selectors.project_for(user, project_id)
     try:
         batch_id = request.GET.get("batch")
         if batch_id:
-            batch = selectors.batch_for(request.user, batch_id)
+            batch = selectors.batch_for(user, batch_id)
             if batch.project_id != project.pk:
-                return frame_message_response(message="That batch belongs to another project.", status=404)
-            row = first_row(batch)
-            if row is None:
+                return frame_message_response(
+                    message="That batch belongs to another project.", status=404
+                )
+            first = first_row(batch)
+            if first is None:
                 return frame_message_response(message="This batch has no tasks to preview yet.")
-            html = templating.render(batch.template_html, row)
+            html = templating.render(batch.template_html, first)
         else:
-            row = selectors.template_sample_row(
+            row: dict[str, Any] = selectors.template_sample_row(
                 template_kind=project.template_kind,
                 template_html=project.template_html,
                 template_config=project.template_config,
@@ -62,7 +73,9 @@ def preview_project(request: HttpRequest, project_id: int) -> HttpResponse:
             )
     except ApplicationError as exc:
         return frame_message_response(message=exc.message, status=400)
-    return frame_response(task_html=html, submit_label=PREVIEW_SUBMIT_LABEL, title=f"Preview: {project.title}")
+    return frame_response(
+        task_html=html, submit_label=PREVIEW_SUBMIT_LABEL, title=f"Preview: {project.title}"
+    )
 
 
 @login_required
@@ -71,14 +84,14 @@ def preview_draft(request: HttpRequest) -> HttpResponse:
     """The template being edited (not saved yet) with its sample row. Custom HTML only
     by POST from the editor (CSRF-checked), so that no link can make us serve HTML it
     carries; built-in templates also by GET (their settings are plain values)."""
-    if not request.user.is_requester:
+    if _requester(request) is None:
         return _not_requester()
     data = request.POST if request.method == "POST" else request.GET
     kind = data.get("template_kind", "")
     if kind not in TemplateKind.values:
         return frame_message_response(message="Choose a template type.", status=400)
     if kind == TemplateKind.CUSTOM and request.method != "POST":
-        return frame_message_response(message="Write your template, then press “Preview” to see it here.")
+        return frame_message_response(message="Press “Preview the template” to see your HTML here.")
     if request.method == "GET" and set(data) <= {"template_kind"}:
         try:  # the built-in with its default settings
             html = selectors.template_preview(template_kind=kind)
@@ -89,7 +102,9 @@ def preview_draft(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         field, errors = next(iter(form.errors.items()))
         label = form.fields[field].label if field in form.fields else ""
-        return frame_message_response(message=f"{label}: {errors[0]}" if label else errors[0], status=400)
+        return frame_message_response(
+            message=f"{label}: {errors[0]}" if label else str(errors[0]), status=400
+        )
     try:
         html = selectors.template_preview(**form.template_values())
     except ApplicationError as exc:

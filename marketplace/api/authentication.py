@@ -27,7 +27,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         raw = parse_authorization(header)
         if raw is None:
-            raise exceptions.AuthenticationFailed("Malformed Authorization header: use “Api-Key <key>”.")
+            raise exceptions.AuthenticationFailed(
+                "Malformed Authorization header: use “Api-Key <key>”."
+            )
         key = api_key_check(raw)
         if key is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")

@@ -42,7 +42,11 @@ def type_text(schema: dict[str, Any] | None) -> str:
     kind = schema.get("type", "object")
     if kind == "array":
         return f"array of {type_text(schema.get('items'))}"
-    if kind == "object" and "additionalProperties" in schema and isinstance(schema["additionalProperties"], dict):
+    if (
+        kind == "object"
+        and "additionalProperties" in schema
+        and isinstance(schema["additionalProperties"], dict)
+    ):
         return f"object of {type_text(schema['additionalProperties'])}"
     fmt = schema.get("format")
     return f"{kind} ({fmt})" if fmt else str(kind)
@@ -77,31 +81,54 @@ def _document() -> dict[str, Any]:
             content = (op.get("requestBody") or {}).get("content", {})
             if content:
                 media, spec = next(iter(content.items()))
-                body = {"media": media, "type": type_text(spec.get("schema")),
-                        "ref": _ref_name(spec["schema"]["$ref"]) if "$ref" in spec.get("schema", {}) else ""}
+                body = {
+                    "media": media,
+                    "type": type_text(spec.get("schema")),
+                    "ref": _ref_name(spec["schema"]["$ref"])
+                    if "$ref" in spec.get("schema", {})
+                    else "",
+                }
             responses = []
-            for code, response in op.get("responses", {}).items():
-                rschema = next(iter(response.get("content", {}).values()), {}).get("schema")
-                responses.append({"code": code, "description": response.get("description", ""),
-                                  "type": type_text(rschema),
-                                  "ref": _ref_name(rschema["$ref"]) if rschema and "$ref" in rschema else ""})
-            groups.setdefault((op.get("tags") or ["other"])[0], []).append({
-                "id": op.get("operationId", f"{method}-{path}"),
-                "method": method.upper(),
-                "path": path,
-                "summary": op.get("summary", ""),
-                "description": op.get("description", ""),
-                "parameters": [
-                    {"name": p["name"], "in": p["in"], "required": p.get("required", False),
-                     "type": type_text(p.get("schema")), "description": p.get("description", "")}
-                    for p in op.get("parameters", [])
-                ],
-                "body": body,
-                "responses": responses,
-            })
+            for code, response in sorted(op.get("responses", {}).items()):
+                media_types: dict[str, Any] = response.get("content", {})
+                first: dict[str, Any] = next(iter(media_types.values()), {})
+                rschema = first.get("schema")
+                responses.append(
+                    {
+                        "code": code,
+                        "description": response.get("description", ""),
+                        "type": type_text(rschema),
+                        "ref": _ref_name(rschema["$ref"]) if rschema and "$ref" in rschema else "",
+                    }
+                )
+            groups.setdefault((op.get("tags") or ["other"])[0], []).append(
+                {
+                    "id": op.get("operationId", f"{method}-{path}"),
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "description": op.get("description", ""),
+                    "parameters": [
+                        {
+                            "name": p["name"],
+                            "in": p["in"],
+                            "required": p.get("required", False),
+                            "type": type_text(p.get("schema")),
+                            "description": p.get("description", ""),
+                        }
+                        for p in op.get("parameters", [])
+                    ],
+                    "body": body,
+                    "responses": responses,
+                }
+            )
     schemas = [
-        {"name": name, "fields": _fields(spec), "type": type_text(spec) if "properties" not in spec else "object",
-         "description": spec.get("description", "")}
+        {
+            "name": name,
+            "fields": _fields(spec),
+            "type": type_text(spec) if "properties" not in spec else "object",
+            "description": spec.get("description", ""),
+        }
         for name, spec in sorted(schema.get("components", {}).get("schemas", {}).items())
     ]
     return {"info": schema.get("info", {}), "groups": sorted(groups.items()), "schemas": schemas}
@@ -109,9 +136,13 @@ def _document() -> dict[str, Any]:
 
 @require_GET
 def api_docs(request: HttpRequest) -> HttpResponse:
-    return render(request, "marketplace/api_docs.html", {
-        "doc": _document(),
-        "api_rate": settings.FAIRTASK_API_RATE,
-        "upload_rate": settings.FAIRTASK_API_UPLOAD_RATE,
-        "base_url": request.build_absolute_uri("/api/v1/"),
-    })
+    return render(
+        request,
+        "marketplace/api_docs.html",
+        {
+            "doc": _document(),
+            "api_rate": settings.FAIRTASK_API_RATE,
+            "upload_rate": settings.FAIRTASK_API_UPLOAD_RATE,
+            "base_url": request.build_absolute_uri("/api/v1/"),
+        },
+    )

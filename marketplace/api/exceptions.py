@@ -17,12 +17,17 @@ from django.http import HttpRequest
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from marketplace.errors import ApplicationError
 
 
 def error_body(
-    *, code: str, message: str, fields: dict[str, list[str]] | None = None, details: dict | None = None
+    *,
+    code: str,
+    message: str,
+    fields: dict[str, list[str]] | None = None,
+    details: dict | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"code": code, "message": message, "fields": fields or {}}
     if details:
@@ -60,11 +65,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         field = field_for(exc) if field_for else None
         if field:
             fields[field] = [exc.message]
-        response = Response(
+        set_rollback()  # as DRF does for its own errors, should the request be atomic
+        return Response(
             error_body(code=exc.code, message=exc.message, fields=fields, details=exc.extra),
             status=exc.status if exc.status >= 400 else status.HTTP_400_BAD_REQUEST,
         )
-        return response
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -72,7 +77,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
         first_field, messages = next(iter(fields.items()), ("", ["Invalid input."]))
-        message = messages[0] if first_field == "non_field_errors" else f"{first_field}: {messages[0]}"
+        message = (
+            messages[0] if first_field == "non_field_errors" else f"{first_field}: {messages[0]}"
+        )
         response.data = error_body(code="invalid", message=message, fields=fields)
         return response
     detail = getattr(exc, "detail", None)
@@ -85,8 +92,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response.status_code == status.HTTP_404_NOT_FOUND:
         code = "not_found"
     details = None
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        details = {"retry_after_seconds": int(exc.wait)}
+    wait = getattr(exc, "wait", None)
+    if isinstance(exc, exceptions.Throttled) and wait is not None:
+        details = {"retry_after_seconds": int(wait)}
     response.data = error_body(code=code, message=message, details=details)
     return response
 

@@ -20,7 +20,9 @@ from payouts import fees
 class KeywordsField(serializers.Field):
     """A list of keywords; a comma-separated string is accepted too."""
 
-    default_error_messages = {"invalid": "Give keywords as a list of strings or one comma-separated string."}
+    default_error_messages = {
+        "invalid": "Give keywords as a list of strings or one comma-separated string."
+    }
 
     def to_representation(self, value: str) -> list[str]:
         return [k.strip() for k in value.split(",") if k.strip()]
@@ -35,10 +37,16 @@ class KeywordsField(serializers.Field):
 
 
 class PricingSerializer(serializers.Serializer):
-    fee_cents = serializers.IntegerField(help_text="Platform fee per assignment, on top of the reward.")
+    fee_cents = serializers.IntegerField(
+        help_text="Platform fee per assignment, on top of the reward."
+    )
     cost_per_assignment_cents = serializers.IntegerField(help_text="Reward + fee.")
-    hourly_rate_cents = serializers.IntegerField(help_text="Reward per estimated hour (rounded down).")
-    minimum_reward_cents = serializers.IntegerField(help_text="The least reward that meets the pay floor.")
+    hourly_rate_cents = serializers.IntegerField(
+        help_text="Reward per estimated hour (rounded down)."
+    )
+    minimum_reward_cents = serializers.IntegerField(
+        help_text="The least reward that meets the pay floor."
+    )
     meets_pay_floor = serializers.BooleanField()
     pay_floor_cents_per_hour = serializers.IntegerField()
     fee_rate_bp = serializers.IntegerField(help_text="Fee rate in basis points (2000 = 20%).")
@@ -56,10 +64,27 @@ class ProjectSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = [
-            "id", "title", "description", "keywords", "instructions", "template_kind", "template_config",
-            "template_html", "required_columns", "reward_cents", "estimated_seconds", "time_allotted_seconds",
-            "assignments_per_task", "auto_approval_delay_seconds", "batch_lifetime_seconds", "requirements",
-            "gold_rate_bp", "status", "pricing", "created_at", "updated_at",
+            "id",
+            "title",
+            "description",
+            "keywords",
+            "instructions",
+            "template_kind",
+            "template_config",
+            "template_html",
+            "required_columns",
+            "reward_cents",
+            "estimated_seconds",
+            "time_allotted_seconds",
+            "assignments_per_task",
+            "auto_approval_delay_seconds",
+            "batch_lifetime_seconds",
+            "requirements",
+            "gold_rate_bp",
+            "status",
+            "pricing",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -87,7 +112,8 @@ class ProjectSerializer(serializers.ModelSerializer):
                 estimated_seconds=project.estimated_seconds, floor_cents_per_hour=floor
             ),
             "meets_pay_floor": fees.meets_pay_floor(
-                reward_cents=project.reward_cents, estimated_seconds=project.estimated_seconds,
+                reward_cents=project.reward_cents,
+                estimated_seconds=project.estimated_seconds,
                 floor_cents_per_hour=floor,
             ),
             "pay_floor_cents_per_hour": floor,
@@ -110,21 +136,30 @@ class ProjectWriteSerializer(serializers.Serializer):
     instructions = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     template_kind = serializers.ChoiceField(choices=TemplateKind.choices)
     template_html = serializers.CharField(
-        required=False, allow_blank=True, trim_whitespace=False,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
         help_text="For template_kind=custom: HTML form fields with ${column} placeholders.",
     )
     template_config = serializers.DictField(
-        required=False, allow_null=True,
-        help_text="For built-in kinds: e.g. {\"labels\": [...], \"question\": \"...\"}; defaults are filled in.",
+        required=False,
+        allow_null=True,
+        help_text='For built-in kinds: e.g. {"labels": [...], "question": "..."}; defaults are filled in.',
     )
-    reward_cents = serializers.IntegerField(help_text="Reward per assignment in cents (at least 1).")
+    reward_cents = serializers.IntegerField(
+        help_text="Reward per assignment in cents (at least 1)."
+    )
     estimated_seconds = serializers.IntegerField()
     time_allotted_seconds = serializers.IntegerField(required=False, allow_null=True)
     assignments_per_task = serializers.IntegerField(required=False, help_text="1 to 100.")
-    auto_approval_delay_seconds = serializers.IntegerField(required=False, help_text="At most 30 days.")
+    auto_approval_delay_seconds = serializers.IntegerField(
+        required=False, help_text="At most 30 days."
+    )
     batch_lifetime_seconds = serializers.IntegerField(required=False)
     requirements = serializers.DictField(required=False, allow_null=True)
-    gold_rate_bp = serializers.IntegerField(required=False, help_text="Share of gold tasks, 0 to 10000.")
+    gold_rate_bp = serializers.IntegerField(
+        required=False, help_text="Share of gold tasks, 0 to 10000."
+    )
 
     def __init__(self, *args: Any, creating: bool = True, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -135,8 +170,10 @@ class ProjectWriteSerializer(serializers.Serializer):
     def service_values(self) -> dict[str, Any]:
         """The validated data as the services take it (only the keys that were sent)."""
         data = dict(self.validated_data)
-        for api_name, name in (("auto_approval_delay_seconds", "auto_approval_delay"),
-                               ("batch_lifetime_seconds", "batch_lifetime")):
+        for api_name, name in (
+            ("auto_approval_delay_seconds", "auto_approval_delay"),
+            ("batch_lifetime_seconds", "batch_lifetime"),
+        ):
             if api_name in data:
                 data[name] = timedelta(seconds=data.pop(api_name))
         return data
@@ -151,18 +188,26 @@ class ProjectCloneSerializer(serializers.Serializer):
 
 class BatchProgressSerializer(serializers.Serializer):
     total_assignments = serializers.IntegerField()
-    by_state = serializers.DictField(child=serializers.IntegerField(),
-                                     help_text="Assignments by state: accepted, submitted, approved, rejected, "
-                                     "returned, expired.")
+    by_state = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Assignments by state: accepted, submitted, approved, rejected, "
+        "returned, expired.",
+    )
     in_progress = serializers.IntegerField()
     pending_review = serializers.IntegerField()
     completed = serializers.IntegerField()
     remaining = serializers.IntegerField()
     percent_complete = serializers.FloatField()
     spend_cents = serializers.IntegerField(help_text="Reward + fee of approved assignments.")
-    median_seconds = serializers.FloatField(allow_null=True, help_text="Measured; null until work is handed in.")
-    hourly_rate_cents = serializers.IntegerField(allow_null=True, help_text="Reward per measured median hour.")
-    escrow_cents = serializers.IntegerField(allow_null=True, help_text="Escrow balance (detail views only).")
+    median_seconds = serializers.FloatField(
+        allow_null=True, help_text="Measured; null until work is handed in."
+    )
+    hourly_rate_cents = serializers.IntegerField(
+        allow_null=True, help_text="Reward per measured median hour."
+    )
+    escrow_cents = serializers.IntegerField(
+        allow_null=True, help_text="Escrow balance (detail views only)."
+    )
     rows_processed = serializers.IntegerField()
     bytes_processed = serializers.IntegerField()
     upload_size = serializers.IntegerField()
@@ -203,11 +248,33 @@ class BatchSerializer(serializers.ModelSerializer):
     class Meta:
         model = Batch
         fields = [
-            "id", "project", "project_title", "name", "status", "task_count", "gold_task_count",
-            "assignments_per_task", "assignment_count", "reward_cents", "fee_cents", "total_cost_cents",
-            "escrow_held_cents", "escrow_released_cents", "published_at", "expires_at", "closed_at",
-            "original_filename", "upload_format", "upload_size", "upload_sha256", "import_errors",
-            "import_error_count", "created_at", "updated_at", "progress", "quote",
+            "id",
+            "project",
+            "project_title",
+            "name",
+            "status",
+            "task_count",
+            "gold_task_count",
+            "assignments_per_task",
+            "assignment_count",
+            "reward_cents",
+            "fee_cents",
+            "total_cost_cents",
+            "escrow_held_cents",
+            "escrow_released_cents",
+            "published_at",
+            "expires_at",
+            "closed_at",
+            "original_filename",
+            "upload_format",
+            "upload_size",
+            "upload_sha256",
+            "import_errors",
+            "import_error_count",
+            "created_at",
+            "updated_at",
+            "progress",
+            "quote",
         ]
         read_only_fields = fields
 
@@ -222,7 +289,8 @@ class BatchUploadSerializer(serializers.Serializer):
 
 class PublishSerializer(serializers.Serializer):
     expected_total_cents = serializers.IntegerField(
-        required=False, allow_null=True,
+        required=False,
+        allow_null=True,
         help_text="The total you were quoted; if the cost changed since, publishing is refused (quote_changed).",
     )
 
@@ -239,11 +307,13 @@ class BalanceSerializer(serializers.Serializer):
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    # A declared field named "fields": DRF's metaclass takes it out of the class
+    # attributes, so Serializer.fields still works; mypy cannot know that.
+    fields = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField())
+    )
     details = serializers.DictField(required=False)
 
 
 class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
-
-

@@ -13,11 +13,11 @@ class ApiRateThrottle(UserRateThrottle):
     scope = "api"
 
     def get_rate(self) -> str:
-        return settings.FAIRTASK_API_RATE
+        return str(settings.FAIRTASK_API_RATE)
 
 
 class UploadRateThrottle(UserRateThrottle):
     scope = "api_upload"
 
     def get_rate(self) -> str:
-        return settings.FAIRTASK_API_UPLOAD_RATE
+        return str(settings.FAIRTASK_API_UPLOAD_RATE)

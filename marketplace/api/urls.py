@@ -9,7 +9,7 @@ from marketplace.api.exceptions import not_found
 
 app_name = "api"
 
-router = DefaultRouter()
+router = DefaultRouter(use_regex_path=False)
 router.register("projects", views.ProjectViewSet, basename="project")
 router.register("batches", views.BatchViewSet, basename="batch")
 

@@ -7,7 +7,7 @@ exist.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -24,8 +24,8 @@ from marketplace.api.pagination import Pagination
 from marketplace.api.throttling import UploadRateThrottle
 from marketplace.errors import ApplicationError
 from marketplace.forms_requester import service_error_field
-from marketplace.models import Batch, BatchStatus, Project, ProjectStatus
-from marketplace.requester_views import BatchSummaries
+from marketplace.models import Batch, BatchStatus, Project, ProjectStatus, User
+from marketplace.paging import BatchSummaries
 from payouts import fees, ledger
 
 ERRORS = {
@@ -33,7 +33,9 @@ ERRORS = {
     401: OpenApiResponse(s.ErrorSerializer, description="No, a wrong or a revoked API key."),
     403: OpenApiResponse(s.ErrorSerializer, description="Not a requester."),
     404: OpenApiResponse(s.ErrorSerializer, description="Not found, or not yours."),
-    409: OpenApiResponse(s.ErrorSerializer, description="Not possible in the object's current state."),
+    409: OpenApiResponse(
+        s.ErrorSerializer, description="Not possible in the object's current state."
+    ),
     429: OpenApiResponse(s.ErrorSerializer, description="Rate limit reached; see Retry-After."),
 }
 
@@ -42,14 +44,24 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: ERRORS[code] for code in (401, 403, 429, *codes)}
 
 
+def _user(request: Request) -> User:
+    """The requester making the request (``IsRequester`` has checked there is one)."""
+    return cast(User, request.user)
+
+
 # API field names of the Project fields a service error can be about.
-_API_FIELD = {"auto_approval_delay": "auto_approval_delay_seconds", "batch_lifetime": "batch_lifetime_seconds"}
+_API_FIELD = {
+    "auto_approval_delay": "auto_approval_delay_seconds",
+    "batch_lifetime": "batch_lifetime_seconds",
+}
 
 
 def _with_progress(batch: Batch, *, detail: bool) -> Batch:
+    """Attach what ``BatchSerializer`` reads besides the row: progress, and in detail
+    views the quote (not for a batch still importing or failed: it has no tasks)."""
+    quoted = detail and batch.status not in (BatchStatus.IMPORTING, BatchStatus.FAILED)
     batch.api_progress = selectors.batch_progress(batch)  # type: ignore[attr-defined]
-    batch.api_quote = selectors.batch_quote(batch) if detail and batch.status not in (  # type: ignore[attr-defined]
-        BatchStatus.IMPORTING, BatchStatus.FAILED) else None
+    batch.api_quote = selectors.batch_quote(batch) if quoted else None  # type: ignore[attr-defined]
     return batch
 
 
@@ -68,7 +80,7 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
     # docstring: drf-spectacular would repeat a docstring as every operation's description.)
 
     queryset = Project.objects.none()  # for the schema's path parameter type only
-    lookup_value_regex = "[0-9]+"
+    lookup_value_converter = "int"
 
     def field_for_error(self, exc: ApplicationError) -> str | None:
         if exc.code == "invalid_upload":
@@ -87,82 +99,115 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
 
     @extend_schema(
         summary="List your projects",
-        parameters=[OpenApiParameter("status", str, enum=["active", "archived", "all"],
-                                     description="Default: active.")],
+        parameters=[
+            OpenApiParameter(
+                "status", str, enum=["active", "archived", "all"], description="Default: active."
+            )
+        ],
         responses={200: s.ProjectSerializer(many=True), **_errors()},
     )
     def list(self, request: Request) -> Response:
         wanted = request.query_params.get("status", "active")
         if wanted not in ("active", "archived", "all"):
             raise ApplicationError("status must be active, archived or all.", code="invalid")
-        qs = selectors.projects_for(request.user, include_archived=wanted != "active")
+        qs = selectors.projects_for(_user(request), include_archived=wanted != "active")
         if wanted == "archived":
             qs = qs.filter(status=ProjectStatus.ARCHIVED)
         paginator = self.paginator
         page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(s.ProjectSerializer(page, many=True, context=self._context()).data)
+        return paginator.get_paginated_response(
+            s.ProjectSerializer(page, many=True, context=self._context()).data
+        )
 
-
-    @extend_schema(summary="Create a project", request=s.ProjectWriteSerializer,
-                   responses={201: s.ProjectSerializer, **_errors(400)})
+    @extend_schema(
+        summary="Create a project",
+        request=s.ProjectWriteSerializer,
+        responses={201: s.ProjectSerializer, **_errors(400)},
+    )
     def create(self, request: Request) -> Response:
         data = s.ProjectWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        project = services.project_create(owner=request.user, **data.service_values())
-        return Response(s.ProjectSerializer(project, context=self._context()).data, status=status.HTTP_201_CREATED,
-                        headers={"Location": reverse("api:project-detail", args=[project.pk])})
+        project = services.project_create(owner=_user(request), **data.service_values())
+        return Response(
+            s.ProjectSerializer(project, context=self._context()).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": reverse("api:project-detail", args=[project.pk])},
+        )
 
     @extend_schema(summary="Get a project", responses={200: s.ProjectSerializer, **_errors(404)})
     def retrieve(self, request: Request, pk: str) -> Response:
-        project = selectors.project_for(request.user, pk)
+        project = selectors.project_for(_user(request), pk)
         return Response(s.ProjectSerializer(project, context=self._context()).data)
 
-    @extend_schema(summary="Change a project (only the fields sent)", request=s.ProjectWriteSerializer,
-                   responses={200: s.ProjectSerializer, **_errors(400, 404, 409)})
+    @extend_schema(
+        summary="Change a project (only the fields sent)",
+        request=s.ProjectWriteSerializer,
+        responses={200: s.ProjectSerializer, **_errors(400, 404, 409)},
+    )
     def partial_update(self, request: Request, pk: str) -> Response:
-        project = selectors.project_for(request.user, pk)
+        project = selectors.project_for(_user(request), pk)
         data = s.ProjectWriteSerializer(data=request.data, creating=False)
         data.is_valid(raise_exception=True)
         values = data.service_values()
         if not values:
             raise ApplicationError("Send at least one field to change.", code="invalid")
-        project = services.project_update(project=project, user=request.user, data=values)
+        project = services.project_update(project=project, user=_user(request), data=values)
         return Response(s.ProjectSerializer(project, context=self._context()).data)
 
-    @extend_schema(summary="Change a project (same as PATCH: only the fields sent)", request=s.ProjectWriteSerializer,
-                   responses={200: s.ProjectSerializer, **_errors(400, 404, 409)})
+    @extend_schema(
+        summary="Change a project (same as PATCH: only the fields sent)",
+        request=s.ProjectWriteSerializer,
+        responses={200: s.ProjectSerializer, **_errors(400, 404, 409)},
+    )
     def update(self, request: Request, pk: str) -> Response:
         return self.partial_update(request, pk)
 
-    @extend_schema(summary="Clone a project", request=s.ProjectCloneSerializer,
-                   responses={201: s.ProjectSerializer, **_errors(400, 404)})
+    @extend_schema(
+        summary="Clone a project",
+        request=s.ProjectCloneSerializer,
+        responses={201: s.ProjectSerializer, **_errors(400, 404)},
+    )
     @action(detail=True, methods=["post"])
     def clone(self, request: Request, pk: str) -> Response:
-        project = selectors.project_for(request.user, pk)
+        project = selectors.project_for(_user(request), pk)
         data = s.ProjectCloneSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        clone = services.project_clone(project=project, user=request.user, title=data.validated_data.get("title"))
-        return Response(s.ProjectSerializer(clone, context=self._context()).data, status=status.HTTP_201_CREATED,
-                        headers={"Location": reverse("api:project-detail", args=[clone.pk])})
+        clone = services.project_clone(
+            project=project, user=_user(request), title=data.validated_data.get("title")
+        )
+        return Response(
+            s.ProjectSerializer(clone, context=self._context()).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": reverse("api:project-detail", args=[clone.pk])},
+        )
 
-    @extend_schema(summary="Archive a project (no new batches; idempotent)", request=None,
-                   responses={200: s.ProjectSerializer, **_errors(404)})
+    @extend_schema(
+        summary="Archive a project (no new batches; idempotent)",
+        request=None,
+        responses={200: s.ProjectSerializer, **_errors(404)},
+    )
     @action(detail=True, methods=["post"])
     def archive(self, request: Request, pk: str) -> Response:
-        project = selectors.project_for(request.user, pk)
-        project = services.project_archive(project=project, user=request.user)
+        project = selectors.project_for(_user(request), pk)
+        project = services.project_archive(project=project, user=_user(request))
         return Response(s.ProjectSerializer(project, context=self._context()).data)
 
-    @extend_schema(summary="Restore an archived project (idempotent)", request=None,
-                   responses={200: s.ProjectSerializer, **_errors(404)})
+    @extend_schema(
+        summary="Restore an archived project (idempotent)",
+        request=None,
+        responses={200: s.ProjectSerializer, **_errors(404)},
+    )
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, pk: str) -> Response:
-        project = selectors.project_for(request.user, pk)
-        project = services.project_restore(project=project, user=request.user)
+        project = selectors.project_for(_user(request), pk)
+        project = services.project_restore(project=project, user=_user(request))
         return Response(s.ProjectSerializer(project, context=self._context()).data)
 
-    @extend_schema(methods=["GET"], summary="List a project's batches",
-                   responses={200: s.BatchSerializer(many=True), **_errors(404)})
+    @extend_schema(
+        methods=["GET"],
+        summary="List a project's batches",
+        responses={200: s.BatchSerializer(many=True), **_errors(404)},
+    )
     @extend_schema(
         methods=["POST"],
         summary="Upload a batch (multipart: file, name)",
@@ -175,27 +220,45 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
     )
     @action(detail=True, methods=["get", "post"])
     def batches(self, request: Request, pk: str) -> Response:
-        project = selectors.project_for(request.user, pk)
+        project = selectors.project_for(_user(request), pk)
         if request.method == "GET":
             return _batch_page(self, request, project_id=project.pk)
         data = s.BatchUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
-        batch = services.batch_upload(project=project, user=request.user, fileobj=upload, filename=upload.name,
-                                      name=data.validated_data.get("name", ""))
-        code = status.HTTP_202_ACCEPTED if batch.status == BatchStatus.IMPORTING else status.HTTP_201_CREATED
-        batch = selectors.batch_for(request.user, batch.pk)
-        return Response(s.BatchSerializer(_with_progress(batch, detail=True)).data, status=code,
-                        headers={"Location": reverse("api:batch-detail", args=[batch.pk])})
+        batch = services.batch_upload(
+            project=project,
+            user=_user(request),
+            fileobj=upload,
+            filename=upload.name,
+            name=data.validated_data.get("name", ""),
+        )
+        code = (
+            status.HTTP_202_ACCEPTED
+            if batch.status == BatchStatus.IMPORTING
+            else status.HTTP_201_CREATED
+        )
+        batch = selectors.batch_for(_user(request), batch.pk)
+        return Response(
+            s.BatchSerializer(_with_progress(batch, detail=True)).data,
+            status=code,
+            headers={"Location": reverse("api:batch-detail", args=[batch.pk])},
+        )
 
 
 def _batch_page(view: Any, request: Request, *, project_id: int | None) -> Response:
     wanted = request.query_params.get("status")
     if wanted and wanted not in BatchStatus.values:
-        raise ApplicationError(f"status must be one of {', '.join(BatchStatus.values)}.", code="invalid")
+        raise ApplicationError(
+            f"status must be one of {', '.join(BatchStatus.values)}.", code="invalid"
+        )
     paginator = view.paginator
     page = paginator.paginate_queryset(
-        BatchSummaries(request.user, project_id=project_id, statuses=[wanted] if wanted else None), request, view=view
+        BatchSummaries(
+            _user(request), project_id=project_id, statuses=[wanted] if wanted else None
+        ),
+        request,
+        view=view,
     )
     batches = []
     for summary in page:
@@ -210,43 +273,52 @@ class BatchViewSet(_Paged, viewsets.ViewSet):
     # Batches: uploaded rows of a project; publishing holds their cost in escrow.
 
     queryset = Batch.objects.none()  # for the schema's path parameter type only
-    lookup_value_regex = "[0-9]+"
-
+    lookup_value_converter = "int"
 
     @extend_schema(
         summary="List your batches (newest first, with progress)",
-        parameters=[OpenApiParameter("project", int), OpenApiParameter("status", str, enum=BatchStatus.values)],
+        parameters=[
+            OpenApiParameter("project", int),
+            OpenApiParameter("status", str, enum=BatchStatus.values),
+        ],
         responses={200: s.BatchSerializer(many=True), **_errors()},
     )
     def list(self, request: Request) -> Response:
         project = request.query_params.get("project")
         project_id = None
         if project:
-            project_id = selectors.project_for(request.user, project).pk
+            project_id = selectors.project_for(_user(request), project).pk
         return _batch_page(self, request, project_id=project_id)
 
-    @extend_schema(summary="Get a batch (with progress and quote)", responses={200: s.BatchSerializer, **_errors(404)})
+    @extend_schema(
+        summary="Get a batch (with progress and quote)",
+        responses={200: s.BatchSerializer, **_errors(404)},
+    )
     def retrieve(self, request: Request, pk: str) -> Response:
-        batch = selectors.batch_for(request.user, pk)
+        batch = selectors.batch_for(_user(request), pk)
         return Response(s.BatchSerializer(_with_progress(batch, detail=True)).data)
 
-    @extend_schema(summary="Progress of a batch", responses={200: s.BatchProgressSerializer, **_errors(404)})
+    @extend_schema(
+        summary="Progress of a batch", responses={200: s.BatchProgressSerializer, **_errors(404)}
+    )
     @action(detail=True, methods=["get"])
     def progress(self, request: Request, pk: str) -> Response:
-        batch = selectors.batch_for(request.user, pk)
+        batch = selectors.batch_for(_user(request), pk)
         return Response(s.BatchProgressSerializer(selectors.batch_progress(batch)).data)
 
-    @extend_schema(summary="What publishing costs (rewards + fees) and your balance",
-                   responses={200: s.BatchQuoteSerializer, **_errors(404)})
+    @extend_schema(
+        summary="What publishing costs (rewards + fees) and your balance",
+        responses={200: s.BatchQuoteSerializer, **_errors(404)},
+    )
     @action(detail=True, methods=["get"])
     def quote(self, request: Request, pk: str) -> Response:
-        batch = selectors.batch_for(request.user, pk)
+        batch = selectors.batch_for(_user(request), pk)
         return Response(s.BatchQuoteSerializer(selectors.batch_quote(batch)).data)
 
     def _act(self, request: Request, pk: str, fn: Any, **kwargs: Any) -> Response:
-        batch = selectors.batch_for(request.user, pk)
-        fn(batch=batch, user=request.user, **kwargs)
-        batch = selectors.batch_for(request.user, pk)
+        batch = selectors.batch_for(_user(request), pk)
+        fn(batch=batch, user=_user(request), **kwargs)
+        batch = selectors.batch_for(_user(request), pk)
         return Response(s.BatchSerializer(_with_progress(batch, detail=True)).data)
 
     @extend_schema(
@@ -254,21 +326,34 @@ class BatchViewSet(_Paged, viewsets.ViewSet):
         description="Refused with 409: already_published (no second hold), illegal_transition (e.g. cancelled), "
         "still_importing, project_archived, quote_changed, insufficient_funds (details: total_cost_cents, "
         "balance_cents, shortfall_cents).",
-        request=s.PublishSerializer, responses={200: s.BatchSerializer, **_errors(400, 404, 409)},
+        request=s.PublishSerializer,
+        responses={200: s.BatchSerializer, **_errors(400, 404, 409)},
     )
     @action(detail=True, methods=["post"])
     def publish(self, request: Request, pk: str) -> Response:
         data = s.PublishSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._act(request, pk, services.batch_publish,
-                         expected_total_cents=data.validated_data.get("expected_total_cents"))
+        return self._act(
+            request,
+            pk,
+            services.batch_publish,
+            expected_total_cents=data.validated_data.get("expected_total_cents"),
+        )
 
-    @extend_schema(summary="Pause (idempotent)", request=None, responses={200: s.BatchSerializer, **_errors(404, 409)})
+    @extend_schema(
+        summary="Pause (idempotent)",
+        request=None,
+        responses={200: s.BatchSerializer, **_errors(404, 409)},
+    )
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, pk: str) -> Response:
         return self._act(request, pk, services.batch_pause)
 
-    @extend_schema(summary="Resume (idempotent)", request=None, responses={200: s.BatchSerializer, **_errors(404, 409)})
+    @extend_schema(
+        summary="Resume (idempotent)",
+        request=None,
+        responses={200: s.BatchSerializer, **_errors(404, 409)},
+    )
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str) -> Response:
         return self._act(request, pk, services.batch_resume)
@@ -277,17 +362,22 @@ class BatchViewSet(_Paged, viewsets.ViewSet):
         summary="Cancel: unused escrow returns to your balance",
         description="Tasks nobody holds close at once; work in progress finishes under the old terms. A second "
         "cancel is refused (409 already_cancelled) and releases nothing.",
-        request=s.CancelSerializer, responses={200: s.BatchSerializer, **_errors(400, 404, 409)},
+        request=s.CancelSerializer,
+        responses={200: s.BatchSerializer, **_errors(400, 404, 409)},
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         data = s.CancelSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._act(request, pk, services.batch_cancel, reason=data.validated_data.get("reason", ""))
+        return self._act(
+            request, pk, services.batch_cancel, reason=data.validated_data.get("reason", "")
+        )
 
 
 class BalanceView(APIView):
-    @extend_schema(summary="Your available balance", responses={200: s.BalanceSerializer, **_errors()})
+    @extend_schema(
+        summary="Your available balance", responses={200: s.BalanceSerializer, **_errors()}
+    )
     def get(self, request: Request) -> Response:
-        account = ledger.requester_account(request.user)
+        account = ledger.requester_account(_user(request))
         return Response({"balance_cents": account.balance_cents, "currency": "usd"})

@@ -49,7 +49,9 @@ def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
         )
     name = " ".join((name or "").split())
     if not name:
-        raise ApplicationError("Give the key a name, e.g. the script that uses it.", code="required")
+        raise ApplicationError(
+            "Give the key a name, e.g. the script that uses it.", code="required"
+        )
     if len(name) > MAX_NAME_CHARS:
         raise ApplicationError(
             f"The name can be at most {MAX_NAME_CHARS} characters.", code="too_long"

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dj_database_url
@@ -185,6 +184,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "worker-heartbeat": {"task": "marketplace.jobs.heartbeat", "schedule": 30.0},
 }
 
+# --- Cache -------------------------------------------------------------------------------
+# Rate limits (allauth's login limits, API throttling) count in this cache, so several
+# web processes must share one: CACHE_URL=redis://host:6379/1 in production. Unset, each
+# process counts on its own (fine for one development server).
+CACHE_URL = env_str("CACHE_URL")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fairtask"}
+}
+
 # --- REST API ------------------------------------------------------------------------
 # Per-user rates (API key or session; counted in the default cache: make that a shared
 # one, e.g. Redis, when several web processes serve the API). Uploads have their own
@@ -259,7 +269,6 @@ LOGGING = {
 
 PORT = env_int("PORT", 8000, minimum=1)
 SITE_URL = env_str("SITE_URL", f"http://127.0.0.1:{PORT}")
-os.environ.setdefault("FAIRTASK_SITE_URL", SITE_URL or "")
 
 # --- Requester side (issue 4) --------------------------------------------------------
 # Uploads larger than FAIRTASK_UPLOAD_MAX_BYTES are refused; those above

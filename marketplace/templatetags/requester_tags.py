@@ -14,7 +14,7 @@ def accessible(field: BoundField) -> SafeString:
     """The field's widget with ``aria-describedby`` pointing at its help text and
     errors, and ``aria-invalid`` when it has errors (screen readers then read them)."""
     described = []
-    attrs: dict[str, str] = {}
+    attrs: dict[str, str | bool] = {}
     if field.help_text:
         described.append(f"{field.auto_id}_helptext")
     if field.errors:
@@ -57,8 +57,8 @@ def filesize(value: int | None) -> str:
     if value < 1024:
         return f"{value} bytes"
     if value < 1024 * 1024:
-        return f"{value / 1024:.1f} KB"
-    return f"{value / (1024 * 1024):.1f} MB"
+        return f"{value / 1024:.1f} KB".replace(".0 KB", " KB")
+    return f"{value / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
 
 
 @register.filter

@@ -21,7 +21,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 SHOTS = "var/test-results"
 
-GOOD_CSV = "text,source\n" + "\n".join(f'"Review {i}: it arrived on time, works fine",shop' for i in range(1, 11)) + "\n"
+GOOD_CSV = (
+    "text,source\n"
+    + "\n".join(f'"Review {i}: it arrived on time, works fine",shop' for i in range(1, 11))
+    + "\n"
+)
 # Row 3 has a field too many; row 5 has none for "text" (too few fields is fine for
 # extra columns only); the header lacks nothing.
 BAD_CSV = 'text,source\n"fine",shop\n"too","many","fields"\n"ok",shop\n'
@@ -104,13 +108,16 @@ def test_requester_creates_previews_uploads_publishes_and_watches(page: Page, si
     frame.get_by_role("button", name="Submit").click()
     expect(page.get_by_text("This is what would be submitted")).to_be_visible()
     expect(page.locator("#preview-answers pre")).to_have_text('{\n  "sentiment": "Positive"\n}')
-    assert page.evaluate("document.querySelector('iframe[name=task-frame]').getAttribute('sandbox')") == (
-        "allow-scripts allow-forms")
+    assert page.evaluate(
+        "document.querySelector('iframe[name=task-frame]').getAttribute('sandbox')"
+    ) == ("allow-scripts allow-forms")
     # A row the requester types.
     page.get_by_text("Preview with your own values").click()
     page.get_by_label("text", exact=True).fill("Terrible <b>glue</b>, fell apart")
     page.get_by_role("button", name="Show in the preview").click()
-    expect(frame.get_by_text("Terrible <b>glue</b>, fell apart")).to_be_visible()  # escaped, shown as text
+    expect(
+        frame.get_by_text("Terrible <b>glue</b>, fell apart")
+    ).to_be_visible()  # escaped, shown as text
     shot(page, "project-detail-preview")
 
     # A bad CSV: refused whole, errors with row and column, nothing created.
@@ -118,9 +125,12 @@ def test_requester_creates_previews_uploads_publishes_and_watches(page: Page, si
     expect(page.get_by_role("heading", name="Upload a batch")).to_be_visible()
     assert_every_field_has_a_label(page)
     page.get_by_label("CSV or JSON Lines file").set_input_files(
-        files=[{"name": "reviews-bad.csv", "mimeType": "text/csv", "buffer": BAD_CSV.encode()}])
+        files=[{"name": "reviews-bad.csv", "mimeType": "text/csv", "buffer": BAD_CSV.encode()}]
+    )
     page.get_by_role("button", name="Upload").click()
-    expect(page.get_by_role("heading", name="The file was refused: nothing was imported")).to_be_visible()
+    expect(
+        page.get_by_role("heading", name="The file was refused: nothing was imported")
+    ).to_be_visible()
     errors = page.locator("#upload-errors tbody tr")
     expect(errors).to_have_count(1)
     expect(errors.first.locator("td").nth(0)).to_have_text("3")
@@ -131,7 +141,8 @@ def test_requester_creates_previews_uploads_publishes_and_watches(page: Page, si
 
     # A good CSV: a draft with its cost.
     page.get_by_label("CSV or JSON Lines file").set_input_files(
-        files=[{"name": "reviews.csv", "mimeType": "text/csv", "buffer": GOOD_CSV.encode()}])
+        files=[{"name": "reviews.csv", "mimeType": "text/csv", "buffer": GOOD_CSV.encode()}]
+    )
     page.get_by_label("Batch name").fill("Reviews, week 1")
     page.get_by_role("button", name="Upload").click()
     expect(page.get_by_text("Imported 10 tasks.")).to_be_visible()
@@ -153,11 +164,18 @@ def test_requester_creates_previews_uploads_publishes_and_watches(page: Page, si
     expect(page.locator("#p-hourly")).to_have_text("—")
     now = timezone.now()
     tasks = list(Task.objects.filter(batch=batch).order_by("row_number")[:3])
-    for task, (status, seconds) in zip(tasks, [("approved", 40), ("submitted", 20), ("accepted", None)],
-                                       strict=True):
-        Assignment.objects.create(task=task, worker=WorkerFactory(), status=status,
-                                  accepted_at=now - timedelta(seconds=seconds or 5),
-                                  submitted_at=now if seconds else None, reward_cents=10, fee_cents=2)
+    for task, (status, seconds) in zip(
+        tasks, [("approved", 40), ("submitted", 20), ("accepted", None)], strict=True
+    ):
+        Assignment.objects.create(
+            task=task,
+            worker=WorkerFactory(),
+            status=status,
+            accepted_at=now - timedelta(seconds=seconds or 5),
+            submitted_at=now if seconds else None,
+            reward_cents=10,
+            fee_cents=2,
+        )
     expect(page.locator("#p-approved")).to_have_text("1", timeout=10_000)
     expect(page.locator("#p-submitted")).to_have_text("1")
     expect(page.locator("#p-accepted")).to_have_text("1")
@@ -180,20 +198,30 @@ def test_requester_creates_previews_uploads_publishes_and_watches(page: Page, si
     page.get_by_role("navigation", name="Main").get_by_role("link", name="API keys").click()
     page.get_by_label("Key name").fill("nightly upload")
     page.get_by_role("button", name="Create key").click()
-    expect(page.locator("#new-key")).to_have_text(re.compile(r"^ft[0-9a-f]{10}\.[A-Za-z0-9_-]{43}$"))
+    expect(page.locator("#new-key")).to_have_text(
+        re.compile(r"^ft[0-9a-f]{10}\.[A-Za-z0-9_-]{43}$")
+    )
     shot(page, "api-keys")
 
 
 def test_pages_fit_a_phone_and_work_with_the_keyboard(browser, live_server):
     requester = RequesterFactory(email="phone@example.com")
     ledger.deposit(key="journey-deposit-2", user=requester, amount_cents=1_000)
-    project = services.project_create(owner=requester, title="Judge search results for a very long query name",
-                                      template_kind="relevance", reward_cents=15, estimated_seconds=45)
+    project = services.project_create(
+        owner=requester,
+        title="Judge search results for a very long query name",
+        template_kind="relevance",
+        reward_cents=15,
+        estimated_seconds=45,
+    )
     import io
 
     batch = services.batch_upload(
-        project=project, user=requester, filename="r.csv",
-        fileobj=io.BytesIO(b"query,result\nrepot cactus,Use gloves\nbest tea,Green tea is nice\n"))
+        project=project,
+        user=requester,
+        filename="r.csv",
+        fileobj=io.BytesIO(b"query,result\nrepot cactus,Use gloves\nbest tea,Green tea is nice\n"),
+    )
     services.batch_publish(batch=batch, user=requester)
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
@@ -259,14 +287,24 @@ try {
 def test_template_scripts_cannot_reach_the_session_or_the_api(page: Page, site):
     requester = RequesterFactory(email="probe@example.com")
     ledger.deposit(key="journey-deposit-3", user=requester, amount_cents=9_999)
-    project = services.project_create(owner=requester, title="Probe", template_kind="custom",
-                                      template_html=PROBE, reward_cents=10, estimated_seconds=30)
+    project = services.project_create(
+        owner=requester,
+        title="Probe",
+        template_kind="custom",
+        template_html=PROBE,
+        reward_cents=10,
+        estimated_seconds=30,
+    )
     log_in(page, site, "probe@example.com")
-    assert any(c["name"] == "sessionid" for c in page.context.cookies())  # there is a session to steal
+    assert any(
+        c["name"] == "sessionid" for c in page.context.cookies()
+    )  # there is a session to steal
     page.goto(f"{site}/requester/projects/{project.pk}/")
     frame = page.frame_locator("iframe[name=task-frame]")
     expect(frame.locator("#origin")).to_have_value("null")  # an opaque origin
-    expect(frame.locator("#fetch")).to_have_value(re.compile(r"^blocked:"))  # CSP: no connections at all
+    expect(frame.locator("#fetch")).to_have_value(
+        re.compile(r"^blocked:")
+    )  # CSP: no connections at all
     cookie = frame.locator("#cookie").input_value()
     assert cookie in ("cookie:", "blocked:SecurityError"), cookie
     assert "sessionid" not in cookie and "csrftoken" not in cookie
@@ -279,10 +317,69 @@ def test_template_scripts_cannot_reach_the_session_or_the_api(page: Page, site):
     # Opened directly in a tab, the frame is still sandboxed (CSP sandbox).
     page.goto(f"{site}/frame/preview/project/{project.pk}/")
     expect(page.locator("#origin")).to_have_value("null")
-    assert page.evaluate("() => { try { return document.cookie; } catch (e) { return 'blocked:' + e.name; } }") in (
-        "", "blocked:SecurityError")
+    assert page.evaluate(
+        "() => { try { return document.cookie; } catch (e) { return 'blocked:' + e.name; } }"
+    ) in ("", "blocked:SecurityError")
     # A look-alike message from another window is ignored by the preview page.
     page.goto(f"{site}/requester/projects/{project.pk}/")
     page.evaluate("window.postMessage({type: 'fairtask:submit', answers: {forged: 'yes'}}, '*')")
     page.wait_for_timeout(200)
     expect(page.locator("#preview-answers")).to_be_hidden()
+
+
+@pytest.mark.celery_worker
+def test_a_large_upload_is_imported_by_the_worker_while_the_page_shows_progress(
+    page: Page, site, celery_worker, settings
+):
+    settings.FAIRTASK_UPLOAD_SYNC_MAX_BYTES = 1024  # anything bigger goes to the Celery job
+    requester = RequesterFactory(email="bulk@example.com")
+    project = services.project_create(
+        owner=requester,
+        title="Bulk",
+        template_kind="text_classification",
+        reward_cents=10,
+        estimated_seconds=30,
+    )
+    rows = (
+        "text,source\n"
+        + "\n".join(f'"Ticket {i}: where is my parcel?",email' for i in range(3_000))
+        + "\n"
+    )
+    log_in(page, site, "bulk@example.com")
+    page.goto(f"{site}/requester/projects/{project.pk}/batches/new/")
+    page.get_by_label("CSV or JSON Lines file").set_input_files(
+        files=[{"name": "bulk.csv", "mimeType": "text/csv", "buffer": rows.encode()}]
+    )
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_text("The file is being imported in the background")).to_be_visible()
+    if page.get_by_role("heading", name="Importing the file").count():
+        shot(page, "batch-importing")
+    # The polled partial reloads the page when the worker is done.
+    expect(page.locator("#quote-total")).to_have_text("$360.00", timeout=60_000)  # 3,000 × 12¢
+    batch = Batch.objects.get()
+    assert batch.status == BatchStatus.DRAFT and batch.task_count == 3_000
+    assert "marketplace.jobs.import_batch" in celery_worker.log()
+
+
+def test_the_editor_lists_the_columns_a_custom_template_needs_as_it_is_typed(page: Page, site):
+    RequesterFactory(email="custom@example.com")
+    log_in(page, site, "custom@example.com")
+    page.goto(f"{site}/requester/projects/new/custom/")
+    columns = page.locator("#required-columns li")
+    expect(columns).to_have_text(["text"])  # the starter template's placeholder
+    page.get_by_label("Template HTML").fill(
+        '<p>${question}</p><img src="${image_url}" alt=""><p>${question}</p>'
+        '<label>Answer <input name="answer" required></label>'
+    )
+    expect(columns).to_have_text(["question", "image_url"])
+    page.get_by_label("Template HTML").fill("<p>${_gold_answer}</p>")
+    expect(page.locator("#placeholders")).to_contain_text("Template problem")
+    page.get_by_label("Template HTML").fill(
+        '<p>${question}</p><label>Answer <input name="answer"></label>'
+    )
+    page.get_by_role("button", name="Preview the template").click()
+    frame = page.frame_locator("iframe[name=task-frame]")
+    expect(frame.get_by_text("sample question")).to_be_visible()
+    frame.get_by_label("Answer").fill("forty-two")
+    frame.get_by_role("button", name="Submit").click()
+    expect(page.locator("#preview-answers pre")).to_have_text('{\n  "answer": "forty-two"\n}')

@@ -29,7 +29,9 @@ def api(requester) -> APIClient:
     return key_client(requester)
 
 
-def assert_error(response, status: int, code: str, *, field: str | None = None, message: str | None = None):
+def assert_error(
+    response, status: int, code: str, *, field: str | None = None, message: str | None = None
+):
     assert response.status_code == status, response.content
     body = response.json()
     assert set(body) == {"error"}, body

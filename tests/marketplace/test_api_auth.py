@@ -12,14 +12,19 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from marketplace.errors import ApplicationError
 from marketplace.models import ApiKey, Batch
 from marketplace.services.api_keys import api_key_check, api_key_create, api_key_revoke
-from marketplace.errors import ApplicationError
 from tests.fixtures.users import RequesterFactory, WorkerFactory
-from tests.marketplace.api_helpers import _fresh_throttle_counts, api, assert_error, key_client  # noqa: F401
+from tests.marketplace import api_helpers
+from tests.marketplace.api_helpers import assert_error, key_client
 from tests.marketplace.conftest import csv_bytes, make_project
 
 pytestmark = pytest.mark.django_db
+
+# Fixtures shared by the API tests (assigned, not imported, so that linters see them used).
+_fresh_throttle_counts = api_helpers._fresh_throttle_counts
+api = api_helpers.api
 
 BALANCE = "/api/v1/balance/"
 
@@ -45,13 +50,16 @@ def test_no_credentials_is_401_with_the_scheme():
     assert response["WWW-Authenticate"] == "Api-Key"
 
 
-@pytest.mark.parametrize("header", [
-    "Api-Key ftdeadbeef00.wrongsecret",
-    "Api-Key nonsense",
-    "Api-Key ",
-    "Bearer a.b.c",
-    "Api-Key ft.x y",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Api-Key ftdeadbeef00.wrongsecret",
+        "Api-Key nonsense",
+        "Api-Key ",
+        "Bearer a.b.c",
+        "Api-Key ft.x y",
+    ],
+)
 def test_bad_keys_are_401(header, requester):
     api_key_create(user=requester, name="real")
     response = APIClient().get(BALANCE, HTTP_AUTHORIZATION=header)
@@ -69,7 +77,9 @@ def test_api_key_and_bearer_both_work(requester):
     key, raw = api_key_create(user=requester, name="real")
     assert APIClient().get(BALANCE, HTTP_AUTHORIZATION=f"Api-Key {raw}").status_code == 200
     assert APIClient().get(BALANCE, HTTP_AUTHORIZATION=f"Bearer {raw}").json() == {
-        "balance_cents": 0, "currency": "usd"}
+        "balance_cents": 0,
+        "currency": "usd",
+    }
     key.refresh_from_db()
     assert key.last_used_at is not None
 
@@ -87,7 +97,9 @@ def test_last_used_is_written_at_most_once_a_minute(requester, django_assert_num
 def test_revoked_key_is_401(requester):
     key, raw = api_key_create(user=requester, name="real")
     api_key_revoke(key_id=key.pk, user=requester)
-    assert_error(APIClient().get(BALANCE, HTTP_AUTHORIZATION=f"Api-Key {raw}"), 401, "authentication_failed")
+    assert_error(
+        APIClient().get(BALANCE, HTTP_AUTHORIZATION=f"Api-Key {raw}"), 401, "authentication_failed"
+    )
 
 
 def test_key_of_someone_no_longer_a_requester_is_401(requester):
@@ -95,7 +107,9 @@ def test_key_of_someone_no_longer_a_requester_is_401(requester):
     requester.is_requester = False
     requester.active_role = ""
     requester.save()
-    assert_error(APIClient().get(BALANCE, HTTP_AUTHORIZATION=f"Api-Key {raw}"), 401, "authentication_failed")
+    assert_error(
+        APIClient().get(BALANCE, HTTP_AUTHORIZATION=f"Api-Key {raw}"), 401, "authentication_failed"
+    )
 
 
 def test_session_auth_works_for_requesters_and_needs_csrf_for_writes(requester):
@@ -147,7 +161,11 @@ def test_uploads_have_their_own_lower_rate(requester, settings):
     url = f"/api/v1/projects/{project.pk}/batches/"
 
     def post():
-        return client.post(url, {"file": SimpleUploadedFile("b.csv", csv_bytes(2)), "name": "b"}, format="multipart")
+        return client.post(
+            url,
+            {"file": SimpleUploadedFile("b.csv", csv_bytes(2)), "name": "b"},
+            format="multipart",
+        )
 
     assert post().status_code == 201
     assert_error(post(), 429, "throttled")
@@ -163,18 +181,32 @@ def test_schema_is_valid_openapi_and_documents_auth_and_errors():
     schema = response.json()
     validate_schema(schema)  # against the OpenAPI 3.0 JSON schema drf-spectacular ships
     assert schema["components"]["securitySchemes"]["ApiKey"] == {
-        "type": "apiKey", "in": "header", "name": "Authorization",
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
         "description": schema["components"]["securitySchemes"]["ApiKey"]["description"],
     }
     paths = schema["paths"]
-    for path in ("/api/v1/projects/", "/api/v1/projects/{id}/", "/api/v1/projects/{id}/clone/",
-                 "/api/v1/projects/{id}/archive/", "/api/v1/projects/{id}/batches/", "/api/v1/batches/",
-                 "/api/v1/batches/{id}/", "/api/v1/batches/{id}/publish/", "/api/v1/batches/{id}/pause/",
-                 "/api/v1/batches/{id}/resume/", "/api/v1/batches/{id}/cancel/", "/api/v1/batches/{id}/progress/",
-                 "/api/v1/balance/"):
+    for path in (
+        "/api/v1/projects/",
+        "/api/v1/projects/{id}/",
+        "/api/v1/projects/{id}/clone/",
+        "/api/v1/projects/{id}/archive/",
+        "/api/v1/projects/{id}/batches/",
+        "/api/v1/batches/",
+        "/api/v1/batches/{id}/",
+        "/api/v1/batches/{id}/publish/",
+        "/api/v1/batches/{id}/pause/",
+        "/api/v1/batches/{id}/resume/",
+        "/api/v1/batches/{id}/cancel/",
+        "/api/v1/batches/{id}/progress/",
+        "/api/v1/balance/",
+    ):
         assert path in paths, path
     publish = paths["/api/v1/batches/{id}/publish/"]["post"]
-    assert publish["responses"]["409"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+    assert publish["responses"]["409"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/Error"
+    )
 
 
 def test_docs_page_is_self_hosted():
@@ -183,3 +215,13 @@ def test_docs_page_is_self_hosted():
     assert response.status_code == 200
     assert "/api/v1/batches/{id}/publish/" in html and "Api-Key" in html and "Rate limits" in html
     assert "cdn" not in html.lower() and "https://" not in html  # nothing loaded from elsewhere
+
+
+def test_browsable_api_with_a_session(requester):
+    client = Client()
+    client.force_login(requester)
+    response = client.get("/api/v1/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert "/api/v1/projects/" in response.content.decode()
+    response = client.get("/api/v1/balance/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200 and "balance_cents" in response.content.decode()

@@ -19,10 +19,13 @@ from rest_framework.test import APIClient
 from marketplace.models import ApiKey, Batch, Project
 from marketplace.services.api_keys import api_key_create
 from tests.fixtures.users import RequesterFactory, WorkerFactory
-from tests.marketplace.api_helpers import _fresh_throttle_counts  # noqa: F401
+from tests.marketplace import api_helpers
 from tests.marketplace.conftest import csv_bytes, make_project, upload
 
 pytestmark = pytest.mark.django_db
+
+# Fixtures shared by the API tests (assigned, not imported, so that linters see them used).
+_fresh_throttle_counts = api_helpers._fresh_throttle_counts
 
 LOGIN = "login"  # a redirect to the login page
 
@@ -40,11 +43,20 @@ class Row:
 
 
 def page(name, method, path, owner, *, other=404, data=None):
-    return Row(name, method, path, {"anon": LOGIN, "worker": 403, "owner": owner, "other": other}, data)
+    return Row(
+        name, method, path, {"anon": LOGIN, "worker": 403, "owner": owner, "other": other}, data
+    )
 
 
 def endpoint(name, method, path, owner, *, other=404, data=None):
-    return Row(name, method, path, {"anon": 401, "worker": 403, "owner": owner, "other": other}, data, api=True)
+    return Row(
+        name,
+        method,
+        path,
+        {"anon": 401, "worker": 403, "owner": owner, "other": other},
+        data,
+        api=True,
+    )
 
 
 PROJECT_FORM = {"template_kind": "custom"}
@@ -55,7 +67,9 @@ ROWS = [
     page("project list", "get", "/requester/projects/", 200, other=200),
     page("project new", "get", "/requester/projects/new/", 200, other=200),
     page("project create form", "get", "/requester/projects/new/sentiment/", 200, other=200),
-    page("project create post", "post", "/requester/projects/new/sentiment/", 400, other=400, data={}),
+    page(
+        "project create post", "post", "/requester/projects/new/sentiment/", 400, other=400, data={}
+    ),
     page("project detail", "get", "/requester/projects/{project}/", 200),
     page("project edit", "get", "/requester/projects/{project}/edit/", 200),
     page("project edit post", "post", "/requester/projects/{project}/edit/", 400, data={}),
@@ -64,9 +78,21 @@ ROWS = [
     page("project restore", "post", "/requester/projects/{project}/restore/", 302),
     page("batch upload form", "get", "/requester/projects/{project}/batches/new/", 200),
     page("batch upload post", "post", "/requester/projects/{project}/batches/new/", 400, data={}),
-    page("pricing partial", "get", "/requester/pricing/?reward=0.1&estimated_seconds=30", 200, other=200),
-    page("placeholders partial", "post", "/requester/placeholders/", 200, other=200,
-         data={"template_kind": "custom", "template_html": "${a}"}),
+    page(
+        "pricing partial",
+        "get",
+        "/requester/pricing/?reward=0.1&estimated_seconds=30",
+        200,
+        other=200,
+    ),
+    page(
+        "placeholders partial",
+        "post",
+        "/requester/placeholders/",
+        200,
+        other=200,
+        data={"template_kind": "custom", "template_html": "${a}"},
+    ),
     page("batch list", "get", "/requester/batches/", 200, other=200),
     page("batch detail", "get", "/requester/batches/{batch}/", 200),
     page("batch progress partial", "get", "/requester/batches/{batch}/progress", 200),
@@ -81,16 +107,37 @@ ROWS = [
     page("api key revoke", "post", "/requester/api-keys/{key}/revoke/", 302),
     # The sandboxed frame.
     page("frame: project preview", "get", "/frame/preview/project/{project}/", 200),
-    page("frame: project preview, batch row", "get", "/frame/preview/project/{project}/?batch={batch}", 200),
-    page("frame: draft preview", "get", "/frame/preview/draft/?template_kind=sentiment", 200, other=200),
-    page("frame: draft preview post", "post", "/frame/preview/draft/", 200, other=200,
-         data={"template_kind": "custom", "template_html": "<b>${a}</b>"}),
+    page(
+        "frame: project preview, batch row",
+        "get",
+        "/frame/preview/project/{project}/?batch={batch}",
+        200,
+    ),
+    page(
+        "frame: draft preview",
+        "get",
+        "/frame/preview/draft/?template_kind=sentiment",
+        200,
+        other=200,
+    ),
+    page(
+        "frame: draft preview post",
+        "post",
+        "/frame/preview/draft/",
+        200,
+        other=200,
+        data={"template_kind": "custom", "template_html": "<b>${a}</b>"},
+    ),
     # The API (requesters authenticate with their API key, the worker with a session).
     endpoint("api projects", "get", "/api/v1/projects/", 200, other=200),
     endpoint("api project create", "post", "/api/v1/projects/", 400, other=400, data={}),
     endpoint("api project", "get", "/api/v1/projects/{project}/", 200),
-    endpoint("api project patch", "patch", "/api/v1/projects/{project}/", 200, data={"title": "Changed"}),
-    endpoint("api project put", "put", "/api/v1/projects/{project}/", 200, data={"title": "Changed"}),
+    endpoint(
+        "api project patch", "patch", "/api/v1/projects/{project}/", 200, data={"title": "Changed"}
+    ),
+    endpoint(
+        "api project put", "put", "/api/v1/projects/{project}/", 200, data={"title": "Changed"}
+    ),
     endpoint("api project clone", "post", "/api/v1/projects/{project}/clone/", 201),
     endpoint("api project archive", "post", "/api/v1/projects/{project}/archive/", 200),
     endpoint("api project restore", "post", "/api/v1/projects/{project}/restore/", 200),
@@ -117,8 +164,14 @@ def world():
     project = make_project(owner)
     batch = upload(project, owner, csv_bytes(3))
     key, _ = api_key_create(user=owner, name="owner's")
-    return {"owner": owner, "other": RequesterFactory(), "worker": WorkerFactory(),
-            "project": project, "batch": batch, "key": key}
+    return {
+        "owner": owner,
+        "other": RequesterFactory(),
+        "worker": WorkerFactory(),
+        "project": project,
+        "batch": batch,
+        "key": key,
+    }
 
 
 def _client(row: Row, role: str, world: dict):
@@ -147,7 +200,9 @@ def _snapshot(world):
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])
 def test_permissions(row: Row, role: str, world):
-    path = row.path.format(project=world["project"].pk, batch=world["batch"].pk, key=world["key"].pk)
+    path = row.path.format(
+        project=world["project"].pk, batch=world["batch"].pk, key=world["key"].pk
+    )
     client = _client(row, role, world)
     before = _snapshot(world)
     kwargs = {"format": "json"} if row.api and row.method != "get" else {}
@@ -157,7 +212,12 @@ def test_permissions(row: Row, role: str, world):
         assert response.status_code == 302, (row.name, role, response.status_code)
         assert response["Location"].startswith("/accounts/login/"), response["Location"]
     else:
-        assert response.status_code == expected, (row.name, role, response.status_code, response.content[:300])
+        assert response.status_code == expected, (
+            row.name,
+            role,
+            response.status_code,
+            response.content[:300],
+        )
     if row.api and response.status_code >= 400:
         assert set(response.json()) == {"error"}
     if role != "owner":

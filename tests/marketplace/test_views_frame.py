@@ -39,7 +39,9 @@ def test_project_preview_has_the_sandbox_headers_and_the_sample_row(rclient, req
     _assert_sandbox_headers(response)
     html = response.content.decode()
     assert "The parcel arrived two days late" in html  # the built-in's sample row
-    assert 'name="label"' in html and "fairtask:submit" in html and '<form id="fairtask-form"' in html
+    assert (
+        'name="label"' in html and "fairtask:submit" in html and '<form id="fairtask-form"' in html
+    )
 
 
 def test_site_pages_keep_deny(rclient):
@@ -48,8 +50,10 @@ def test_site_pages_keep_deny(rclient):
 
 def test_typed_row_values_are_escaped(rclient, requester):
     project = make_project(requester)
-    response = rclient.get(reverse("tasks:preview_project", args=[project.pk]),
-                           {"row.text": '<script>alert(1)</script>"x'})
+    response = rclient.get(
+        reverse("tasks:preview_project", args=[project.pk]),
+        {"row.text": '<script>alert(1)</script>"x'},
+    )
     html = response.content.decode()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;x" in html
     assert "<script>alert(1)" not in html
@@ -58,14 +62,18 @@ def test_typed_row_values_are_escaped(rclient, requester):
 def test_preview_with_the_first_row_of_a_batch(rclient, requester):
     project = make_project(requester)
     batch = upload(project, requester, csv_bytes(3, start=41))
-    html = rclient.get(reverse("tasks:preview_project", args=[project.pk]), {"batch": batch.pk}).content.decode()
+    html = rclient.get(
+        reverse("tasks:preview_project", args=[project.pk]), {"batch": batch.pk}
+    ).content.decode()
     assert "Ticket number 41, please help" in html
 
 
 def test_another_requesters_batch_cannot_be_previewed(rclient, requester, other_requester):
     project = make_project(requester)
     theirs = upload(make_project(other_requester), other_requester, csv_bytes(1))
-    response = rclient.get(reverse("tasks:preview_project", args=[project.pk]), {"batch": theirs.pk})
+    response = rclient.get(
+        reverse("tasks:preview_project", args=[project.pk]), {"batch": theirs.pk}
+    )
     assert response.status_code == 404
 
 
@@ -89,7 +97,9 @@ def test_draft_preview_of_a_builtin_by_get(rclient):
     url = reverse("tasks:preview_draft")
     html = rclient.get(url, {"template_kind": "relevance"}).content.decode()
     assert "how to repot a cactus" in html and 'name="relevance"' in html
-    html = rclient.get(url, {"template_kind": "sentiment", "question": "Mood?", "labels": "Sad\nHappy"}).content.decode()
+    html = rclient.get(
+        url, {"template_kind": "sentiment", "question": "Mood?", "labels": "Sad\nHappy"}
+    ).content.decode()
     assert "Mood?" in html and 'value="Happy"' in html
 
 
@@ -97,7 +107,9 @@ def test_draft_preview_of_custom_html_only_by_post(rclient):
     url = reverse("tasks:preview_draft")
     response = rclient.get(url, {"template_kind": "custom", "template_html": "<b>${x}</b>"})
     assert "<b>" not in response.content.decode()
-    response = rclient.post(url, {"template_kind": "custom", "template_html": "<b>${x}</b><input name=a>"})
+    response = rclient.post(
+        url, {"template_kind": "custom", "template_html": "<b>${x}</b><input name=a>"}
+    )
     assert response.status_code == 200
     _assert_sandbox_headers(response)
     assert "<b>sample x</b>" in response.content.decode()
@@ -108,7 +120,9 @@ def test_draft_preview_reports_template_errors(rclient):
     response = rclient.post(url, {"template_kind": "custom", "template_html": "${_gold_a}"})
     assert response.status_code == 400 and "_gold_" in response.content.decode()
     response = rclient.post(url, {"template_kind": "sentiment", "question": "Q", "labels": "one"})
-    assert response.status_code == 400 and "Give between 2 and 50 labels" in response.content.decode()
+    assert (
+        response.status_code == 400 and "Give between 2 and 50 labels" in response.content.decode()
+    )
 
 
 def test_draft_preview_post_needs_csrf(requester):
@@ -116,7 +130,9 @@ def test_draft_preview_post_needs_csrf(requester):
 
     client = Client(enforce_csrf_checks=True)
     client.force_login(requester)
-    response = client.post(reverse("tasks:preview_draft"), {"template_kind": "custom", "template_html": "<b>x</b>"})
+    response = client.post(
+        reverse("tasks:preview_draft"), {"template_kind": "custom", "template_html": "<b>x</b>"}
+    )
     assert response.status_code == 403
 
 

@@ -58,7 +58,9 @@ def _field_errors(html: str, field: str) -> str:
 # --- Home ---------------------------------------------------------------------------------
 
 
-def test_home_shows_balance_projects_and_batches_with_progress(rclient, requester, django_assert_max_num_queries):
+def test_home_shows_balance_projects_and_batches_with_progress(
+    rclient, requester, django_assert_max_num_queries
+):
     fund(requester, 12_345)
     project = make_project(requester, title="Tickets")
     batch = services.batch_publish(batch=upload(project, requester, csv_bytes(4)), user=requester)
@@ -82,8 +84,9 @@ def test_home_is_the_requester_home_heading(rclient):
 # --- Projects -------------------------------------------------------------------------------
 
 
-def test_project_list_is_bounded_and_shows_only_own(rclient, requester, other_requester,
-                                                    django_assert_max_num_queries):
+def test_project_list_is_bounded_and_shows_only_own(
+    rclient, requester, other_requester, django_assert_max_num_queries
+):
     for i in range(30):
         make_project(requester, title=f"Mine {i}")
     make_project(other_requester, title="Theirs")
@@ -96,13 +99,22 @@ def test_project_list_is_bounded_and_shows_only_own(rclient, requester, other_re
 
 def test_new_project_lists_every_builtin_and_custom(rclient):
     html = rclient.get(reverse("requester:project_new")).content.decode()
-    for kind in ("image_classification", "text_classification", "sentiment", "relevance",
-                 "response_rating", "transcription", "custom"):
+    for kind in (
+        "image_classification",
+        "text_classification",
+        "sentiment",
+        "relevance",
+        "response_rating",
+        "transcription",
+        "custom",
+    ):
         assert reverse("requester:project_create", args=[kind]) in html
 
 
 def test_create_project_from_builtin(rclient, requester):
-    response = rclient.post(reverse("requester:project_create", args=["sentiment"]), _project_post())
+    response = rclient.post(
+        reverse("requester:project_create", args=["sentiment"]), _project_post()
+    )
     project = Project.objects.get(owner=requester)
     assert response.status_code == 302
     assert response["Location"] == reverse("requester:project_detail", args=[project.pk])
@@ -136,7 +148,9 @@ def test_create_project_from_builtin(rclient, requester):
     ],
 )
 def test_bad_reward_is_shown_next_to_the_field_and_nothing_is_created(rclient, reward, message):
-    response = rclient.post(reverse("requester:project_create", args=["sentiment"]), _project_post(reward=reward))
+    response = rclient.post(
+        reverse("requester:project_create", args=["sentiment"]), _project_post(reward=reward)
+    )
     assert response.status_code == 400
     assert message in _field_errors(response.content.decode(), "reward")
     assert not Project.objects.exists()
@@ -144,8 +158,10 @@ def test_bad_reward_is_shown_next_to_the_field_and_nothing_is_created(rclient, r
 
 def test_reward_below_pay_floor_says_the_minimum(rclient):
     # 60 s at the default $8.00/h floor needs at least 14¢ (13.33¢ rounded up).
-    response = rclient.post(reverse("requester:project_create", args=["sentiment"]),
-                            _project_post(reward="0.13", estimated_seconds="60"))
+    response = rclient.post(
+        reverse("requester:project_create", args=["sentiment"]),
+        _project_post(reward="0.13", estimated_seconds="60"),
+    )
     assert response.status_code == 400
     errors = _field_errors(response.content.decode(), "reward")
     assert "at least $0.14" in errors and "$8.00/h" in errors
@@ -164,7 +180,9 @@ def test_reward_below_pay_floor_says_the_minimum(rclient):
     ],
 )
 def test_other_bad_fields_are_shown_next_to_them(rclient, field, value, message):
-    response = rclient.post(reverse("requester:project_create", args=["sentiment"]), _project_post(**{field: value}))
+    response = rclient.post(
+        reverse("requester:project_create", args=["sentiment"]), _project_post(**{field: value})
+    )
     assert response.status_code == 400
     assert message in _field_errors(response.content.decode(), field)
     assert 'aria-invalid="true"' in response.content.decode()
@@ -182,8 +200,10 @@ def test_custom_template_errors_go_to_the_template_field(rclient):
 
 def test_create_custom_project(rclient, requester):
     html = '<p>${text}</p><input name="answer" required> <img src="${image}">'
-    rclient.post(reverse("requester:project_create", args=["custom"]),
-                 _project_post(template_kind="custom", template_html=html))
+    rclient.post(
+        reverse("requester:project_create", args=["custom"]),
+        _project_post(template_kind="custom", template_html=html),
+    )
     project = Project.objects.get(owner=requester)
     assert project.template_kind == "custom"
     assert project.template_html == html
@@ -194,24 +214,38 @@ def test_unknown_template_kind_is_404(rclient):
 
 
 def test_pricing_partial(rclient):
-    html = rclient.get(reverse("requester:pricing"), {"reward": "0.10", "estimated_seconds": "30"}).content.decode()
+    html = rclient.get(
+        reverse("requester:pricing"), {"reward": "0.10", "estimated_seconds": "30"}
+    ).content.decode()
     assert "$0.10" in html and "$0.02" in html and "$0.12" in html  # reward, 20% fee, total
     assert "$12.00/h" in html and "Meets the $8.00/h pay floor" in html
-    low = rclient.get(reverse("requester:pricing"), {"reward": "0.05", "estimated_seconds": "60"}).content.decode()
+    low = rclient.get(
+        reverse("requester:pricing"), {"reward": "0.05", "estimated_seconds": "60"}
+    ).content.decode()
     assert "Below the $8.00/h pay floor" in low and "at least $0.14" in low
-    bad = rclient.get(reverse("requester:pricing"), {"reward": "x", "estimated_seconds": "60"}).content.decode()
+    bad = rclient.get(
+        reverse("requester:pricing"), {"reward": "x", "estimated_seconds": "60"}
+    ).content.decode()
     assert "must be an amount in dollars" in bad
 
 
 def test_placeholders_partial(rclient):
     url = reverse("requester:placeholders")
-    html = rclient.post(url, {"template_kind": "custom", "template_html": "${a} and ${b} and ${a}"}).content.decode()
+    html = rclient.post(
+        url, {"template_kind": "custom", "template_html": "${a} and ${b} and ${a}"}
+    ).content.decode()
     assert re.findall(r"<code>(\w+)</code>", html)[:2] == ["a", "b"]
-    html = rclient.post(url, {"template_kind": "relevance", "question": "Q?", "labels": "x\ny"}).content.decode()
+    html = rclient.post(
+        url, {"template_kind": "relevance", "question": "Q?", "labels": "x\ny"}
+    ).content.decode()
     assert "<code>query</code>" in html and "<code>result</code>" in html
-    html = rclient.post(url, {"template_kind": "custom", "template_html": "${_gold_x}"}).content.decode()
+    html = rclient.post(
+        url, {"template_kind": "custom", "template_html": "${_gold_x}"}
+    ).content.decode()
     assert "Template problem" in html
-    html = rclient.post(url, {"template_kind": "custom", "template_html": "<p>static</p>"}).content.decode()
+    html = rclient.post(
+        url, {"template_kind": "custom", "template_html": "<p>static</p>"}
+    ).content.decode()
     assert "no <code>${column}</code> placeholders" in html
 
 
@@ -220,12 +254,25 @@ def test_edit_changes_only_what_changed(rclient, requester):
     form_page = rclient.get(reverse("requester:project_edit", args=[project.pk])).content.decode()
     assert 'value="0.10"' in form_page
     data = {
-        "template_kind": project.template_kind, "title": "Renamed", "description": "", "keywords": "",
-        "instructions": "", "question": project.template_config["question"],
-        "labels": "\n".join(project.template_config["labels"]), "reward": "0.10", "estimated_seconds": "30",
-        "time_allotted_minutes": "6", "assignments_per_task": "1", "auto_approval_days": "3",
-        "batch_lifetime_days": "7", "gold_rate_percent": "0", "min_tier": "", "min_approval_rate": "",
-        "min_completed": "", "languages": "", "qualifications": "",
+        "template_kind": project.template_kind,
+        "title": "Renamed",
+        "description": "",
+        "keywords": "",
+        "instructions": "",
+        "question": project.template_config["question"],
+        "labels": "\n".join(project.template_config["labels"]),
+        "reward": "0.10",
+        "estimated_seconds": "30",
+        "time_allotted_minutes": "6",
+        "assignments_per_task": "1",
+        "auto_approval_days": "3",
+        "batch_lifetime_days": "7",
+        "gold_rate_percent": "0",
+        "min_tier": "",
+        "min_approval_rate": "",
+        "min_completed": "",
+        "languages": "",
+        "qualifications": "",
     }
     response = rclient.post(reverse("requester:project_edit", args=[project.pk]), data)
     assert response.status_code == 302
@@ -245,8 +292,10 @@ def test_clone_archive_restore(rclient, requester):
     assert project.status == ProjectStatus.ARCHIVED
     html = rclient.get(reverse("requester:project_detail", args=[project.pk])).content.decode()
     assert "Restore" in html and reverse("requester:batch_upload", args=[project.pk]) not in html
-    response = rclient.post(reverse("requester:batch_upload", args=[project.pk]),
-                            {"file": SimpleUploadedFile("b.csv", csv_bytes(2))})
+    response = rclient.post(
+        reverse("requester:batch_upload", args=[project.pk]),
+        {"file": SimpleUploadedFile("b.csv", csv_bytes(2))},
+    )
     assert response.status_code == 409 and "archived" in response.content.decode()
     rclient.post(reverse("requester:project_restore", args=[project.pk]))
     project.refresh_from_db()
@@ -268,9 +317,11 @@ def test_project_detail_embeds_the_sandboxed_frame(rclient, requester):
 
 def test_upload_bad_csv_shows_row_and_column_errors_and_creates_nothing(rclient, requester):
     project = make_project(requester)
-    bad = "text,source\nok,email\n\"a\",b,c\nfine,x\n"  # row 3 has one field too many
-    response = rclient.post(reverse("requester:batch_upload", args=[project.pk]),
-                            {"file": SimpleUploadedFile("bad.csv", bad.encode()), "name": "Bad"})
+    bad = 'text,source\nok,email\n"a",b,c\nfine,x\n'  # row 3 has one field too many
+    response = rclient.post(
+        reverse("requester:batch_upload", args=[project.pk]),
+        {"file": SimpleUploadedFile("bad.csv", bad.encode()), "name": "Bad"},
+    )
     html = response.content.decode()
     assert response.status_code == 400
     assert "The file was refused: nothing was imported" in html
@@ -281,10 +332,12 @@ def test_upload_bad_csv_shows_row_and_column_errors_and_creates_nothing(rclient,
 def test_upload_shows_the_first_50_errors_and_counts_the_rest(rclient, requester):
     project = make_project(requester)
     rows = "\n".join(f'"t{i}",a,b' for i in range(60))
-    response = rclient.post(reverse("requester:batch_upload", args=[project.pk]),
-                            {"file": SimpleUploadedFile("bad.csv", f"text,source\n{rows}\n".encode())})
+    response = rclient.post(
+        reverse("requester:batch_upload", args=[project.pk]),
+        {"file": SimpleUploadedFile("bad.csv", f"text,source\n{rows}\n".encode())},
+    )
     html = response.content.decode()
-    assert html.count("<tr><td class=\"num\">") == 50
+    assert html.count('<tr><td class="num">') == 50
     assert "… and 10 more errors" in html
     assert not Batch.objects.exists()
 
@@ -300,8 +353,10 @@ def test_upload_shows_the_first_50_errors_and_counts_the_rest(rclient, requester
 )
 def test_other_bad_files(rclient, requester, content, filename, message):
     project = make_project(requester)
-    response = rclient.post(reverse("requester:batch_upload", args=[project.pk]),
-                            {"file": SimpleUploadedFile(filename, content)})
+    response = rclient.post(
+        reverse("requester:batch_upload", args=[project.pk]),
+        {"file": SimpleUploadedFile(filename, content)},
+    )
     assert response.status_code == 400
     assert message in _field_errors(response.content.decode(), "file")
     assert not Batch.objects.exists()
@@ -310,8 +365,10 @@ def test_other_bad_files(rclient, requester, content, filename, message):
 def test_upload_over_the_limit(rclient, requester, settings):
     settings.FAIRTASK_UPLOAD_MAX_BYTES = 100
     project = make_project(requester)
-    response = rclient.post(reverse("requester:batch_upload", args=[project.pk]),
-                            {"file": SimpleUploadedFile("big.csv", csv_bytes(20))})
+    response = rclient.post(
+        reverse("requester:batch_upload", args=[project.pk]),
+        {"file": SimpleUploadedFile("big.csv", csv_bytes(20))},
+    )
     assert response.status_code == 400
     assert "limit" in _field_errors(response.content.decode(), "file")
     assert not Batch.objects.exists()
@@ -320,21 +377,29 @@ def test_upload_over_the_limit(rclient, requester, settings):
 def test_upload_publish_pause_resume_cancel(rclient, requester):
     fund(requester, 1_000)
     project = make_project(requester)
-    response = rclient.post(reverse("requester:batch_upload", args=[project.pk]),
-                            {"file": SimpleUploadedFile("good.csv", csv_bytes(10)), "name": "Good"})
+    response = rclient.post(
+        reverse("requester:batch_upload", args=[project.pk]),
+        {"file": SimpleUploadedFile("good.csv", csv_bytes(10)), "name": "Good"},
+    )
     batch = Batch.objects.get()
     assert response["Location"] == reverse("requester:batch_detail", args=[batch.pk])
     page = rclient.get(response["Location"]).content.decode()
     assert "Cost to publish" in page and "$1.20" in page  # 10 × (10¢ + 2¢)
     confirm = rclient.get(reverse("requester:batch_publish", args=[batch.pk])).content.decode()
     assert "Publish and hold $1.20" in confirm and "$8.80" in confirm  # balance after
-    response = rclient.post(reverse("requester:batch_publish", args=[batch.pk]), {"expected_total_cents": "120"},
-                            follow=True)
+    response = rclient.post(
+        reverse("requester:batch_publish", args=[batch.pk]),
+        {"expected_total_cents": "120"},
+        follow=True,
+    )
     assert "Published: $1.20 is held" in response.content.decode()
     assert balance(requester) == 880 and escrow(batch) == 120
     # Publishing twice holds once.
-    response = rclient.post(reverse("requester:batch_publish", args=[batch.pk]), {"expected_total_cents": "120"},
-                            follow=True)
+    response = rclient.post(
+        reverse("requester:batch_publish", args=[batch.pk]),
+        {"expected_total_cents": "120"},
+        follow=True,
+    )
     assert "already published" in response.content.decode()
     assert balance(requester) == 880
     rclient.post(reverse("requester:batch_pause", args=[batch.pk]))
@@ -343,11 +408,18 @@ def test_upload_publish_pause_resume_cancel(rclient, requester):
     rclient.post(reverse("requester:batch_resume", args=[batch.pk]))
     batch.refresh_from_db()
     assert batch.status == BatchStatus.PUBLISHED
-    assert "Cancel the batch" in rclient.get(reverse("requester:batch_cancel", args=[batch.pk])).content.decode()
-    response = rclient.post(reverse("requester:batch_cancel", args=[batch.pk]), {"reason": "wrong file"}, follow=True)
+    assert (
+        "Cancel the batch"
+        in rclient.get(reverse("requester:batch_cancel", args=[batch.pk])).content.decode()
+    )
+    response = rclient.post(
+        reverse("requester:batch_cancel", args=[batch.pk]), {"reason": "wrong file"}, follow=True
+    )
     assert "$1.20 of unused escrow returned" in response.content.decode()
     assert balance(requester) == 1_000
-    response = rclient.post(reverse("requester:batch_cancel", args=[batch.pk]), {"reason": ""}, follow=True)
+    response = rclient.post(
+        reverse("requester:batch_cancel", args=[batch.pk]), {"reason": ""}, follow=True
+    )
     assert "already cancelled" in response.content.decode()
     assert balance(requester) == 1_000
     assert batch.events.filter(new_status="cancelled").get().reason.startswith("wrong file")
@@ -358,8 +430,11 @@ def test_publish_with_too_little_balance_links_to_add_funds(rclient, requester):
     batch = upload(make_project(requester), requester, csv_bytes(10))
     page = rclient.get(reverse("requester:batch_detail", args=[batch.pk])).content.decode()
     assert "add at least <strong>$0.20</strong>" in page and reverse("payouts:add_funds") in page
-    response = rclient.post(reverse("requester:batch_publish", args=[batch.pk]), {"expected_total_cents": "120"},
-                            follow=True)
+    response = rclient.post(
+        reverse("requester:batch_publish", args=[batch.pk]),
+        {"expected_total_cents": "120"},
+        follow=True,
+    )
     assert "Add at least $0.20" in response.content.decode()
     assert balance(requester) == 100
     batch.refresh_from_db()
@@ -371,20 +446,40 @@ def test_publish_refuses_a_changed_quote(rclient, requester):
     project = make_project(requester)
     batch = upload(project, requester, csv_bytes(10))
     services.project_update(project=project, user=requester, data={"reward_cents": 20})
-    response = rclient.post(reverse("requester:batch_publish", args=[batch.pk]), {"expected_total_cents": "120"},
-                            follow=True)
+    response = rclient.post(
+        reverse("requester:batch_publish", args=[batch.pk]),
+        {"expected_total_cents": "120"},
+        follow=True,
+    )
     assert "changed from $1.20 to $2.40" in response.content.decode()
     assert balance(requester) == 1_000
 
 
 def test_progress_partial_shows_states_spend_and_measured_rate(rclient, requester):
     fund(requester, 1_000)
-    batch = services.batch_publish(batch=upload(make_project(requester), requester, csv_bytes(10)), user=requester)
+    batch = services.batch_publish(
+        batch=upload(make_project(requester), requester, csv_bytes(10)), user=requester
+    )
     html = rclient.get(reverse("requester:batch_progress", args=[batch.pk])).content.decode()
     assert 'id="p-hourly">—' in html and 'hx-trigger="every 3s"' in html
-    _assign(batch, [("accepted", None), ("submitted", 20), ("approved", 30), ("approved", 40), ("rejected", 90)])
-    html = rclient.get(reverse("requester:batch_progress", args=[batch.pk]), HTTP_HX_REQUEST="true").content.decode()
-    assert 'id="p-accepted">1<' in html and 'id="p-submitted">1<' in html and 'id="p-approved">2<' in html
+    _assign(
+        batch,
+        [
+            ("accepted", None),
+            ("submitted", 20),
+            ("approved", 30),
+            ("approved", 40),
+            ("rejected", 90),
+        ],
+    )
+    html = rclient.get(
+        reverse("requester:batch_progress", args=[batch.pk]), HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert (
+        'id="p-accepted">1<' in html
+        and 'id="p-submitted">1<' in html
+        and 'id="p-approved">2<' in html
+    )
     assert 'id="p-spend">$0.24<' in html  # two approved × 12¢
     assert 'id="p-median">35 s<' in html and 'id="p-hourly">$10.28/h<' in html
     assert "4 of 10</strong>" in html
@@ -399,13 +494,18 @@ def test_progress_of_a_closed_batch_stops_polling(rclient, requester):
 
 def test_import_progress_reloads_the_page_when_done(rclient, requester):
     batch = upload(make_project(requester), requester, csv_bytes(2))
-    response = rclient.get(reverse("requester:batch_progress", args=[batch.pk]) + "?importing=1",
-                           HTTP_HX_REQUEST="true")
+    response = rclient.get(
+        reverse("requester:batch_progress", args=[batch.pk]) + "?importing=1",
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 204 and response["HX-Refresh"] == "true"
-    Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.IMPORTING, rows_processed=7, upload_size=100,
-                                             bytes_processed=50)
-    html = rclient.get(reverse("requester:batch_progress", args=[batch.pk]) + "?importing=1",
-                       HTTP_HX_REQUEST="true").content.decode()
+    Batch.objects.filter(pk=batch.pk).update(
+        status=BatchStatus.IMPORTING, rows_processed=7, upload_size=100, bytes_processed=50
+    )
+    html = rclient.get(
+        reverse("requester:batch_progress", args=[batch.pk]) + "?importing=1",
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
     assert 'id="import-rows">7<' in html and "every 2s" in html and 'aria-valuenow="50.0"' in html
 
 
@@ -415,8 +515,10 @@ def test_large_upload_is_imported_by_the_job(rclient, requester, settings, monke
     monkeypatch.setattr("marketplace.services.batches._enqueue_import", queued.append)
     project = make_project(requester)
     with pytest.MonkeyPatch.context():
-        response = rclient.post(reverse("requester:batch_upload", args=[project.pk]),
-                                {"file": SimpleUploadedFile("big.csv", csv_bytes(50))})
+        response = rclient.post(
+            reverse("requester:batch_upload", args=[project.pk]),
+            {"file": SimpleUploadedFile("big.csv", csv_bytes(50))},
+        )
     batch = Batch.objects.get()
     assert batch.status == BatchStatus.IMPORTING
     page = rclient.get(response["Location"]).content.decode()
@@ -426,8 +528,11 @@ def test_large_upload_is_imported_by_the_job(rclient, requester, settings, monke
 def test_failed_import_shows_its_errors(rclient, requester):
     batch = upload(make_project(requester), requester, csv_bytes(2))
     Batch.objects.filter(pk=batch.pk).update(
-        status=BatchStatus.FAILED, import_error_count=70,
-        import_errors=[{"row": i + 2, "line": i + 2, "column": "text", "message": "bad"} for i in range(50)],
+        status=BatchStatus.FAILED,
+        import_error_count=70,
+        import_errors=[
+            {"row": i + 2, "line": i + 2, "column": "text", "message": "bad"} for i in range(50)
+        ],
     )
     html = rclient.get(reverse("requester:batch_detail", args=[batch.pk])).content.decode()
     assert "The import failed" in html and "… and 20 more errors" in html
@@ -440,7 +545,9 @@ def test_batch_list_is_bounded(rclient, requester, django_assert_max_num_queries
     with django_assert_max_num_queries(10):
         response = rclient.get(reverse("requester:batch_list"))
     assert response.content.decode().count('class="progress"') == 25
-    html = rclient.get(reverse("requester:batch_list"), {"status": "draft", "page": "2"}).content.decode()
+    html = rclient.get(
+        reverse("requester:batch_list"), {"status": "draft", "page": "2"}
+    ).content.decode()
     assert html.count('class="progress"') == 5
 
 
@@ -451,7 +558,9 @@ def test_api_key_is_shown_once_then_only_its_prefix(rclient, requester):
     response = rclient.post(reverse("requester:api_keys"), {"name": "nightly upload"})
     assert response.status_code == 201
     key_text = re.search(r'<code id="new-key">([^<]+)</code>', response.content.decode()).group(1)
-    assert response["Cache-Control"].startswith("max-age=0") or "no-store" in response["Cache-Control"]
+    assert (
+        response["Cache-Control"].startswith("max-age=0") or "no-store" in response["Cache-Control"]
+    )
     prefix = key_text.split(".")[0]
     page = rclient.get(reverse("requester:api_keys")).content.decode()
     assert prefix in page and key_text not in page and "nightly upload" in page
