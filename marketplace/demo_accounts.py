@@ -10,10 +10,24 @@ DEMO_FUNDING_CENTS = 50_000  # $500.00 per demo requester, paid through Checkout
 DEMO_PASSWORD = "fairtask-demo"  # noqa: S105 - printed for the demo on purpose; never used outside seed_demo
 
 DEMO_USERS: list[dict] = [
-    {"email": "admin@example.com", "display_name": "Admin", "staff": True, "superuser": True, "moderator": True,
-     "roles": ()},
-    {"email": "requester1@example.com", "display_name": "Acme Research", "roles": (Role.REQUESTER,)},
-    {"email": "requester2@example.com", "display_name": "Lumen Labs", "roles": (Role.REQUESTER, Role.WORKER)},
+    {
+        "email": "admin@example.com",
+        "display_name": "Admin",
+        "staff": True,
+        "superuser": True,
+        "moderator": True,
+        "roles": (),
+    },
+    {
+        "email": "requester1@example.com",
+        "display_name": "Acme Research",
+        "roles": (Role.REQUESTER,),
+    },
+    {
+        "email": "requester2@example.com",
+        "display_name": "Lumen Labs",
+        "roles": (Role.REQUESTER, Role.WORKER),
+    },
     *[
         {"email": f"worker{i}@example.com", "display_name": f"Worker {i}", "roles": (Role.WORKER,)}
         for i in range(1, 6)
@@ -37,5 +51,7 @@ def ensure_demo_user(spec: dict) -> tuple[User, bool]:
     if created:
         user.set_password(DEMO_PASSWORD)
         user.save(update_fields=["password"])
-    EmailAddress.objects.get_or_create(user=user, email=user.email, defaults={"verified": True, "primary": True})
+    EmailAddress.objects.get_or_create(
+        user=user, email=user.email, defaults={"verified": True, "primary": True}
+    )
     return user, created

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 
 class ApplicationError(Exception):
-    def __init__(self, message: str, *, code: str = "invalid", status: int = 400, extra: dict | None = None):
+    def __init__(
+        self, message: str, *, code: str = "invalid", status: int = 400, extra: dict | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.code = code

@@ -15,13 +15,19 @@ class RoleSignupForm(forms.Form):
         ("both", "Both"),
     ]
     display_name = forms.CharField(max_length=80, required=False, label="Display name")
-    role = forms.ChoiceField(choices=ROLE_CHOICES, widget=forms.RadioSelect, initial="worker", label="I want to")
+    role = forms.ChoiceField(
+        choices=ROLE_CHOICES, widget=forms.RadioSelect, initial="worker", label="I want to"
+    )
 
     def signup(self, request, user) -> None:  # called by allauth after the user is saved
         role = self.cleaned_data["role"]
         user.display_name = self.cleaned_data.get("display_name", "")
         user.save(update_fields=["display_name"])
         try:
-            user_set_roles(user=user, worker=role in ("worker", "both"), requester=role in ("requester", "both"))
+            user_set_roles(
+                user=user,
+                worker=role in ("worker", "both"),
+                requester=role in ("requester", "both"),
+            )
         except ApplicationError as exc:  # pragma: no cover - choices make this unreachable
             raise forms.ValidationError(exc.message) from exc

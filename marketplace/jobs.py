@@ -51,12 +51,14 @@ def import_batch(self, batch_id: int) -> str:  # noqa: ANN001 - Celery's bound t
     except (OperationalError, InterfaceError):
         if self.request.retries >= self.max_retries:
             batch_import_abandon(
-                batch_id=batch_id, message="The import could not reach the database; please upload the file again."
+                batch_id=batch_id,
+                message="The import could not reach the database; please upload the file again.",
             )
         raise
     except Exception:
         batch_import_abandon(
-            batch_id=batch_id, message="The import stopped because of an internal error; please upload the file again."
+            batch_id=batch_id,
+            message="The import stopped because of an internal error; please upload the file again.",
         )
         raise
     return batch.status if batch is not None else "missing"
@@ -75,12 +77,16 @@ def expire_batches() -> dict[str, int]:
         requeued += 1
 
     now = timezone.now()
-    expired = run_for_each(due_for_expiry(now=now), lambda pk: batch_expire(batch_id=pk, now=now), what="expiry")
+    expired = run_for_each(
+        due_for_expiry(now=now), lambda pk: batch_expire(batch_id=pk, now=now), what="expiry"
+    )
     # Closed batches whose escrow still holds money (work in progress at the close).
     leftovers = list(
         Batch.objects.filter(status__in=BATCH_CLOSED_STATUSES, escrow_settled_at__isnull=True)
         .order_by("closed_at", "pk")
         .values_list("pk", flat=True)[:1000]
     )
-    checked = run_for_each(leftovers, lambda pk: batch_release_remaining(batch_id=pk), what="final release")
+    checked = run_for_each(
+        leftovers, lambda pk: batch_release_remaining(batch_id=pk), what="final release"
+    )
     return {"expired": expired, "final_checks": checked, "imports_requeued": requeued}

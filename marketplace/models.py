@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
@@ -51,7 +52,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         constraints = [
@@ -68,7 +69,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def roles(self) -> list[str]:
-        return [r for r, held in ((Role.WORKER, self.is_worker), (Role.REQUESTER, self.is_requester)) if held]
+        return [
+            r
+            for r, held in ((Role.WORKER, self.is_worker), (Role.REQUESTER, self.is_requester))
+            if held
+        ]
 
     @property
     def current_role(self) -> str:
@@ -148,30 +153,49 @@ class Project(models.Model):
     # Share of gold (control) tasks to mix in, in basis points (0..10000); used by the
     # quality-control side.
     gold_rate_bp = models.PositiveIntegerField(default=0)
-    status = models.CharField(max_length=16, choices=ProjectStatus.choices, default=ProjectStatus.ACTIVE)
+    status = models.CharField(
+        max_length=16, choices=ProjectStatus.choices, default=ProjectStatus.ACTIVE
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["owner", "status", "-created_at"], name="project_owner_status_idx")]
+        indexes = [
+            models.Index(fields=["owner", "status", "-created_at"], name="project_owner_status_idx")
+        ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(reward_cents__gte=1), name="project_reward_positive"),
-            models.CheckConstraint(condition=models.Q(estimated_seconds__gte=1), name="project_estimate_positive"),
+            models.CheckConstraint(
+                condition=models.Q(reward_cents__gte=1), name="project_reward_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(estimated_seconds__gte=1), name="project_estimate_positive"
+            ),
             models.CheckConstraint(
                 condition=models.Q(time_allotted_seconds__gte=models.F("estimated_seconds")),
                 name="project_allotted_covers_estimate",
             ),
             models.CheckConstraint(
-                condition=models.Q(assignments_per_task__gte=1, assignments_per_task__lte=MAX_ASSIGNMENTS_PER_TASK),
+                condition=models.Q(
+                    assignments_per_task__gte=1, assignments_per_task__lte=MAX_ASSIGNMENTS_PER_TASK
+                ),
                 name="project_assignments_1_to_100",
             ),
             models.CheckConstraint(
-                condition=models.Q(auto_approval_delay__gte=timedelta(0), auto_approval_delay__lte=MAX_AUTO_APPROVAL_DELAY),
+                condition=models.Q(
+                    auto_approval_delay__gte=timedelta(0),
+                    auto_approval_delay__lte=MAX_AUTO_APPROVAL_DELAY,
+                ),
                 name="project_auto_approval_at_most_30d",
             ),
-            models.CheckConstraint(condition=models.Q(batch_lifetime__gt=timedelta(0)), name="project_lifetime_positive"),
-            models.CheckConstraint(condition=models.Q(gold_rate_bp__lte=10_000), name="project_gold_rate_at_most_100pct"),
+            models.CheckConstraint(
+                condition=models.Q(batch_lifetime__gt=timedelta(0)),
+                name="project_lifetime_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(gold_rate_bp__lte=10_000),
+                name="project_gold_rate_at_most_100pct",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -204,7 +228,9 @@ BATCH_TRANSITIONS: dict[str, frozenset[str]] = {
     BatchStatus.PUBLISHED: frozenset(
         {BatchStatus.PAUSED, BatchStatus.CANCELLED, BatchStatus.EXPIRED, BatchStatus.COMPLETED}
     ),
-    BatchStatus.PAUSED: frozenset({BatchStatus.PUBLISHED, BatchStatus.CANCELLED, BatchStatus.EXPIRED}),
+    BatchStatus.PAUSED: frozenset(
+        {BatchStatus.PUBLISHED, BatchStatus.CANCELLED, BatchStatus.EXPIRED}
+    ),
     BatchStatus.FAILED: frozenset(),
     BatchStatus.CANCELLED: frozenset(),
     BatchStatus.EXPIRED: frozenset(),
@@ -214,7 +240,9 @@ BATCH_TRANSITIONS: dict[str, frozenset[str]] = {
 BATCH_OPEN_STATUSES = frozenset({BatchStatus.PUBLISHED})
 # Escrow was held and not yet returned by a cancel/expiry.
 BATCH_LIVE_STATUSES = frozenset({BatchStatus.PUBLISHED, BatchStatus.PAUSED})
-BATCH_CLOSED_STATUSES = frozenset({BatchStatus.CANCELLED, BatchStatus.EXPIRED, BatchStatus.COMPLETED})
+BATCH_CLOSED_STATUSES = frozenset(
+    {BatchStatus.CANCELLED, BatchStatus.EXPIRED, BatchStatus.COMPLETED}
+)
 
 
 class UploadFormat(models.TextChoices):
@@ -236,7 +264,9 @@ class Batch(models.Model):
     # listing filter on it without a join.
     owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="batches")
     name = models.CharField(max_length=200, blank=True)
-    status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.IMPORTING)
+    status = models.CharField(
+        max_length=16, choices=BatchStatus.choices, default=BatchStatus.IMPORTING
+    )
     # The template the rows were validated against (the project may change later).
     template_html = models.TextField()
     task_count = models.PositiveIntegerField(default=0)
@@ -260,7 +290,9 @@ class Batch(models.Model):
     upload_format = models.CharField(max_length=8, choices=UploadFormat.choices)
     upload_size = models.BigIntegerField(default=0)
     upload_sha256 = models.CharField(max_length=64, blank=True)
-    upload_path = models.CharField(max_length=500, blank=True, help_text="Relative to FAIRTASK_UPLOAD_DIR while importing.")
+    upload_path = models.CharField(
+        max_length=500, blank=True, help_text="Relative to FAIRTASK_UPLOAD_DIR while importing."
+    )
     # Import progress and outcome.
     rows_processed = models.PositiveIntegerField(default=0)
     bytes_processed = models.BigIntegerField(default=0)
@@ -286,13 +318,19 @@ class Batch(models.Model):
             models.Index(
                 fields=["closed_at"],
                 name="batch_escrow_unsettled_idx",
-                condition=models.Q(status__in=["cancelled", "expired", "completed"], escrow_settled_at__isnull=True),
+                condition=models.Q(
+                    status__in=["cancelled", "expired", "completed"], escrow_settled_at__isnull=True
+                ),
             ),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(status__in=BatchStatus.values), name="batch_status_valid"),
             models.CheckConstraint(
-                condition=models.Q(assignments_per_task__gte=1, assignments_per_task__lte=MAX_ASSIGNMENTS_PER_TASK),
+                condition=models.Q(status__in=BatchStatus.values), name="batch_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    assignments_per_task__gte=1, assignments_per_task__lte=MAX_ASSIGNMENTS_PER_TASK
+                ),
                 name="batch_assignments_1_to_100",
             ),
             models.CheckConstraint(
@@ -300,7 +338,8 @@ class Batch(models.Model):
                 name="batch_reward_positive",
             ),
             models.CheckConstraint(
-                condition=models.Q(fee_cents__isnull=True) | models.Q(fee_cents__gte=0), name="batch_fee_nonnegative"
+                condition=models.Q(fee_cents__isnull=True) | models.Q(fee_cents__gte=0),
+                name="batch_fee_nonnegative",
             ),
             models.CheckConstraint(
                 condition=models.Q(escrow_held_cents__gte=0)
@@ -311,7 +350,11 @@ class Batch(models.Model):
             # A batch that is (or was) published has its terms snapshotted.
             models.CheckConstraint(
                 condition=models.Q(published_at__isnull=True)
-                | models.Q(reward_cents__isnull=False, fee_cents__isnull=False, total_cost_cents__isnull=False),
+                | models.Q(
+                    reward_cents__isnull=False,
+                    fee_cents__isnull=False,
+                    total_cost_cents__isnull=False,
+                ),
                 name="batch_published_has_terms",
             ),
             models.CheckConstraint(
@@ -335,7 +378,9 @@ class BatchEvent(models.Model):
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="events")
     old_status = models.CharField(max_length=16, blank=True)
     new_status = models.CharField(max_length=16)
-    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

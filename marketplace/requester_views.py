@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -24,7 +24,6 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from marketplace import builtin_templates, selectors, services, templating
 from marketplace.errors import ApplicationError
@@ -37,13 +36,13 @@ from marketplace.forms_requester import (
     TemplateForm,
     parse_dollars,
 )
+from marketplace.http import AuthenticatedHttpRequest
 from marketplace.models import (
     BATCH_LIVE_STATUSES,
     BatchStatus,
     Project,
     Role,
     TemplateKind,
-    User,
 )
 from marketplace.paging import BatchSummaries
 from marketplace.services import api_keys as api_key_services
@@ -69,11 +68,8 @@ TEMPLATE_FIELD_NAMES = (
 )
 
 
-class RequesterRequest(HttpRequest):
+class RequesterRequest(AuthenticatedHttpRequest):
     """What the views below receive: ``requester_required`` has checked the user."""
-
-    user: User  # type: ignore[assignment]
-    htmx: HtmxDetails
 
 
 def requester_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -81,8 +77,8 @@ def requester_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
     with both roles who opens a requester page works as a requester from then on."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = cast(User, request.user)  # login_required runs first
+    def wrapped(request: AuthenticatedHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user  # login_required runs first
         if not user.is_requester:
             return render(
                 request, "marketplace/role_missing.html", {"role": "requester"}, status=403

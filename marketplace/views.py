@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from marketplace import health
 from marketplace.errors import ApplicationError
+from marketplace.http import AuthenticatedHttpRequest
 from marketplace.models import Role, WorkerHeartbeat
 from marketplace.services import user_switch_role
 from payouts import fees
@@ -20,7 +21,7 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     role = request.user.current_role
     if role == Role.REQUESTER:
         return redirect("requester_home")
@@ -29,7 +30,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("landing")
 
 
-def _role_required(request: HttpRequest, role: str) -> HttpResponse | None:
+def _role_required(request: AuthenticatedHttpRequest, role: str) -> HttpResponse | None:
     if role not in request.user.roles:
         return render(request, "marketplace/role_missing.html", {"role": role}, status=403)
     if request.user.current_role != role:
@@ -38,13 +39,13 @@ def _role_required(request: HttpRequest, role: str) -> HttpResponse | None:
 
 
 @login_required
-def worker_home(request: HttpRequest) -> HttpResponse:
+def worker_home(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _role_required(request, Role.WORKER) or render(request, "tasks/worker_home.html")
 
 
 @login_required
 @require_POST
-def switch_role(request: HttpRequest) -> HttpResponse:
+def switch_role(request: AuthenticatedHttpRequest) -> HttpResponse:
     try:
         user_switch_role(user=request.user, role=request.POST.get("role", ""))
     except ApplicationError as exc:
@@ -69,7 +70,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "broker": {"ok": broker_ok, "detail": broker_detail},
     }
     if db_ok:
-        beat = WorkerHeartbeat.objects.order_by("-last_seen").values("hostname", "last_seen").first()
+        beat = (
+            WorkerHeartbeat.objects.order_by("-last_seen").values("hostname", "last_seen").first()
+        )
         body["worker_last_seen"] = beat["last_seen"].isoformat() if beat else None
     down = [name for name, ok in (("database", db_ok), ("broker", broker_ok)) if not ok]
     if down:

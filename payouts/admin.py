@@ -5,7 +5,12 @@ from payouts.models import LedgerAccount, LedgerEntry, LedgerTransaction, Platfo
 
 @admin.register(PlatformSettings)
 class PlatformSettingsAdmin(admin.ModelAdmin):
-    list_display = ("fee_rate_bp", "fee_minimum_cents", "pay_floor_cents_per_hour", "withdrawal_minimum_cents")
+    list_display = (
+        "fee_rate_bp",
+        "fee_minimum_cents",
+        "pay_floor_cents_per_hour",
+        "withdrawal_minimum_cents",
+    )
 
     def has_add_permission(self, request):
         return not PlatformSettings.objects.exists()
@@ -19,7 +24,11 @@ class ReadOnlyLedgerAdmin(admin.ModelAdmin):
     and DELETE anyway): staff may read it, nobody may add, change or delete here."""
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff and super().has_view_permission(request, obj)
+        return (
+            request.user.is_active
+            and request.user.is_staff
+            and super().has_view_permission(request, obj)
+        )
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -51,16 +60,41 @@ class LedgerEntryInline(admin.TabularInline):
 
 @admin.register(LedgerAccount)
 class LedgerAccountAdmin(ReadOnlyLedgerAdmin):
-    list_display = ("id", "kind", "owner", "ref", "balance_cents", "currency", "allow_negative", "created_at")
+    list_display = (
+        "id",
+        "kind",
+        "owner",
+        "ref",
+        "balance_cents",
+        "currency",
+        "allow_negative",
+        "created_at",
+    )
     list_filter = ("kind",)
     search_fields = ("owner__email", "ref")
     list_select_related = ("owner",)
-    readonly_fields = ("kind", "owner", "ref", "currency", "balance_cents", "allow_negative", "created_at")
+    readonly_fields = (
+        "kind",
+        "owner",
+        "ref",
+        "currency",
+        "balance_cents",
+        "allow_negative",
+        "created_at",
+    )
 
 
 @admin.register(LedgerTransaction)
 class LedgerTransactionAdmin(ReadOnlyLedgerAdmin):
-    list_display = ("id", "kind", "idempotency_key", "external_ref", "reverses", "memo", "created_at")
+    list_display = (
+        "id",
+        "kind",
+        "idempotency_key",
+        "external_ref",
+        "reverses",
+        "memo",
+        "created_at",
+    )
     list_filter = ("kind",)
     search_fields = ("idempotency_key", "external_ref", "memo")
     list_select_related = ("reverses",)

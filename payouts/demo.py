@@ -26,9 +26,13 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 def wait_for_stripe(timeout: float = 30.0) -> bool:
     """True once the Stripe API base answers (the simulator may still be starting)."""
     deadline = time.monotonic() + timeout
+    # Only called for the simulator (seed_demo checks STRIPE_SIMULATED), and settings
+    # always give the simulator an API base; None would mean Stripe's own.
+    assert settings.STRIPE_API_BASE is not None
     url = settings.STRIPE_API_BASE.rstrip("/") + "/v1/balance"
     while True:
-        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"})  # noqa: S310
+        headers = {"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"}
+        request = urllib.request.Request(url, headers=headers)  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=2):  # noqa: S310 - http(s) API base from our settings
                 return True
@@ -53,7 +57,8 @@ def fund_demo_requester(*, user, amount_cents: int, site_url: str) -> Deposit | 
     opener = urllib.request.build_opener(_NoRedirect)
     try:
         # The URL is the Checkout page the simulator itself returned (http on loopback).
-        opener.open(urllib.request.Request(deposit.checkout_url, data=form, method="POST"), timeout=10)  # noqa: S310
+        request = urllib.request.Request(deposit.checkout_url, data=form, method="POST")  # noqa: S310
+        opener.open(request, timeout=10)
     except urllib.error.HTTPError as exc:
         if exc.code not in (302, 303):
             raise

@@ -46,7 +46,9 @@ class Terms:
 
 def current_terms() -> Terms:
     s = platform_settings()
-    return Terms(s.fee_rate_bp, s.fee_minimum_cents, s.pay_floor_cents_per_hour, s.withdrawal_minimum_cents)
+    return Terms(
+        s.fee_rate_bp, s.fee_minimum_cents, s.pay_floor_cents_per_hour, s.withdrawal_minimum_cents
+    )
 
 
 def fee_cents(amount_cents: int, *, rate_bp: int, minimum_cents: int) -> int:
@@ -74,7 +76,9 @@ def bonus_fee_cents(bonus_cents: int, terms: Terms | None = None) -> int:
     return fee_cents(bonus_cents, rate_bp=terms.fee_rate_bp, minimum_cents=terms.fee_minimum_cents)
 
 
-def meets_pay_floor(*, reward_cents: int, estimated_seconds: int, floor_cents_per_hour: int) -> bool:
+def meets_pay_floor(
+    *, reward_cents: int, estimated_seconds: int, floor_cents_per_hour: int
+) -> bool:
     if estimated_seconds <= 0:
         raise ValueError("estimated time must be positive")
     return reward_cents * 3600 >= floor_cents_per_hour * estimated_seconds

@@ -7,8 +7,11 @@ from django import forms
 
 class AddFundsForm(forms.Form):
     amount = forms.CharField(
-        label="Amount (USD)", max_length=12,
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "50.00"}),
+        label="Amount (USD)",
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "50.00"}
+        ),
     )
 
     def clean_amount(self) -> int:

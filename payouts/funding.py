@@ -35,14 +35,18 @@ HANDLED_EVENTS = {
 def validate_topup_amount(amount_cents: int) -> int:
     terms = fees.platform_settings()
     if not isinstance(amount_cents, int) or isinstance(amount_cents, bool):
-        raise ApplicationError("Enter the amount in dollars and cents, e.g. 25.00.", code="invalid_amount")
+        raise ApplicationError(
+            "Enter the amount in dollars and cents, e.g. 25.00.", code="invalid_amount"
+        )
     if amount_cents < terms.topup_minimum_cents:
         raise ApplicationError(
-            f"The minimum top-up is {ledger.format_cents(terms.topup_minimum_cents)}.", code="topup_too_small"
+            f"The minimum top-up is {ledger.format_cents(terms.topup_minimum_cents)}.",
+            code="topup_too_small",
         )
     if amount_cents > terms.topup_maximum_cents:
         raise ApplicationError(
-            f"The maximum top-up is {ledger.format_cents(terms.topup_maximum_cents)}.", code="topup_too_large"
+            f"The maximum top-up is {ledger.format_cents(terms.topup_maximum_cents)}.",
+            code="topup_too_large",
         )
     return amount_cents
 
@@ -57,7 +61,9 @@ def deposit_start(*, user, amount_cents: int, site_url: str) -> Deposit:
     if not user.is_requester:
         raise ApplicationError("Only requesters can add funds.", code="not_requester", status=403)
     validate_topup_amount(amount_cents)
-    deposit = Deposit.objects.create(user=user, amount_cents=amount_cents, currency=settings.STRIPE_CURRENCY)
+    deposit = Deposit.objects.create(
+        user=user, amount_cents=amount_cents, currency=settings.STRIPE_CURRENCY
+    )
     return_url = site_url.rstrip("/") + reverse("payouts:funds_return")
     try:
         session = stripe_gateway.client().v1.checkout.sessions.create(
@@ -65,14 +71,16 @@ def deposit_start(*, user, amount_cents: int, site_url: str) -> Deposit:
                 "mode": "payment",
                 "client_reference_id": str(deposit.pk),
                 "customer_email": user.email,
-                "line_items": [{
-                    "quantity": 1,
-                    "price_data": {
-                        "currency": settings.STRIPE_CURRENCY,
-                        "unit_amount": amount_cents,
-                        "product_data": {"name": "Fairtask balance top-up"},
-                    },
-                }],
+                "line_items": [
+                    {
+                        "quantity": 1,
+                        "price_data": {
+                            "currency": settings.STRIPE_CURRENCY,
+                            "unit_amount": amount_cents,
+                            "product_data": {"name": "Fairtask balance top-up"},
+                        },
+                    }
+                ],
                 "metadata": {"deposit_id": str(deposit.pk), "user_id": str(user.pk)},
                 "success_url": return_url + "?session_id={CHECKOUT_SESSION_ID}",
                 "cancel_url": return_url + f"?cancelled={deposit.pk}",
@@ -83,9 +91,12 @@ def deposit_start(*, user, amount_cents: int, site_url: str) -> Deposit:
         logger.warning("checkout session for deposit %s failed: %s", deposit.pk, exc)
         raise ApplicationError(
             "The payment page could not be opened right now; nothing was charged. Please try again.",
-            code="stripe_unavailable", status=502,
+            code="stripe_unavailable",
+            status=502,
         ) from exc
-    Deposit.objects.filter(pk=deposit.pk).update(checkout_session_id=session.id, checkout_url=session.url or "")
+    Deposit.objects.filter(pk=deposit.pk).update(
+        checkout_session_id=session.id, checkout_url=session.url or ""
+    )
     deposit.refresh_from_db()
     return deposit
 
@@ -103,7 +114,10 @@ def process_event(event: dict[str, Any] | stripe.Event) -> bool:
         try:
             with transaction.atomic():
                 StripeEvent.objects.create(
-                    event_id=event_id, type=event_type, livemode=bool(data.get("livemode")), payload=data
+                    event_id=event_id,
+                    type=event_type,
+                    livemode=bool(data.get("livemode")),
+                    payload=data,
                 )
         except IntegrityError:
             return False  # already applied: a duplicate or retried delivery
@@ -113,7 +127,9 @@ def process_event(event: dict[str, Any] | stripe.Event) -> bool:
 
 
 def _deposit_for_session(session: dict[str, Any]) -> Deposit | None:
-    deposit_id = (session.get("metadata") or {}).get("deposit_id") or session.get("client_reference_id")
+    deposit_id = (session.get("metadata") or {}).get("deposit_id") or session.get(
+        "client_reference_id"
+    )
     query = Deposit.objects.select_for_update()
     # By our own id first: the event can arrive before we stored the session id.
     if deposit_id and str(deposit_id).isdigit():
@@ -145,16 +161,29 @@ def _apply_checkout_event(event_type: str, session: dict[str, Any]) -> None:
         return
     if amount != deposit.amount_cents:
         # Credit what Stripe actually collected; the difference is visible on the deposit.
-        logger.warning("deposit %s: asked %s¢, Stripe collected %s¢", deposit.pk, deposit.amount_cents, amount)
+        logger.warning(
+            "deposit %s: asked %s¢, Stripe collected %s¢", deposit.pk, deposit.amount_cents, amount
+        )
     txn = ledger.deposit(
-        key=f"deposit-{session['id']}", user=deposit.user, amount_cents=amount,
-        external_ref=session["id"], memo="Top-up via Stripe Checkout",
+        key=f"deposit-{session['id']}",
+        user=deposit.user,
+        amount_cents=amount,
+        external_ref=session["id"],
+        memo="Top-up via Stripe Checkout",
     )
     deposit.status = Deposit.Status.COMPLETED
     deposit.credited_cents = amount
     deposit.ledger_transaction = txn
     deposit.completed_at = timezone.now()
-    deposit.save(update_fields=["status", "credited_cents", "ledger_transaction", "completed_at", "checkout_session_id"])
+    deposit.save(
+        update_fields=[
+            "status",
+            "credited_cents",
+            "ledger_transaction",
+            "completed_at",
+            "checkout_session_id",
+        ]
+    )
 
 
 def deposit_cancel(*, user, deposit_id: int) -> Deposit | None:

@@ -11,12 +11,18 @@ class PlatformSettings(models.Model):
     ``payouts.fees.platform_settings()``."""
 
     fee_rate_bp = models.PositiveIntegerField(
-        "fee rate (basis points)", default=2000, validators=[MaxValueValidator(10000)],
+        "fee rate (basis points)",
+        default=2000,
+        validators=[MaxValueValidator(10000)],
         help_text="Platform fee on each reward and bonus, in basis points: 2000 = 20%.",
     )
-    fee_minimum_cents = models.PositiveIntegerField(default=1, help_text="Minimum fee per assignment and per bonus.")
+    fee_minimum_cents = models.PositiveIntegerField(
+        default=1, help_text="Minimum fee per assignment and per bonus."
+    )
     pay_floor_cents_per_hour = models.PositiveIntegerField(
-        default=800, validators=[MinValueValidator(1)], help_text="Reward ÷ estimated time must reach this."
+        default=800,
+        validators=[MinValueValidator(1)],
+        help_text="Reward ÷ estimated time must reach this.",
     )
     withdrawal_minimum_cents = models.PositiveIntegerField(default=100)
     topup_minimum_cents = models.PositiveIntegerField(default=500)
@@ -28,7 +34,9 @@ class PlatformSettings(models.Model):
         verbose_name_plural = "platform settings"
         constraints = [
             models.CheckConstraint(condition=models.Q(pk=1), name="platform_settings_singleton"),
-            models.CheckConstraint(condition=models.Q(fee_rate_bp__lte=10000), name="platform_fee_rate_at_most_100pct"),
+            models.CheckConstraint(
+                condition=models.Q(fee_rate_bp__lte=10000), name="platform_fee_rate_at_most_100pct"
+            ),
             models.CheckConstraint(
                 condition=models.Q(topup_minimum_cents__lte=models.F("topup_maximum_cents")),
                 name="platform_topup_min_le_max",
@@ -67,9 +75,18 @@ class LedgerAccount(models.Model):
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_accounts"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_accounts",
     )
-    ref = models.CharField(max_length=64, blank=True, default="", help_text='Owner that is not a user, e.g. "batch:12".')
+    ref = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text='Owner that is not a user, e.g. "batch:12".',
+    )
     currency = models.CharField(max_length=3, default="usd")
     balance_cents = models.BigIntegerField(default=0, editable=False)
     allow_negative = models.BooleanField(default=False, editable=False)
@@ -80,7 +97,9 @@ class LedgerAccount(models.Model):
             # One account per (kind, owner, ref); NULL owners compare equal so the
             # platform accounts are singletons and get_or_create is race-safe.
             models.UniqueConstraint(
-                fields=["kind", "owner", "ref"], nulls_distinct=False, name="ledger_account_unique_kind_owner_ref"
+                fields=["kind", "owner", "ref"],
+                nulls_distinct=False,
+                name="ledger_account_unique_kind_owner_ref",
             ),
             models.CheckConstraint(
                 condition=models.Q(balance_cents__gte=0) | models.Q(allow_negative=True),
@@ -92,12 +111,20 @@ class LedgerAccount(models.Model):
                 name="ledger_account_only_clearing_negative",
             ),
             models.CheckConstraint(
-                condition=models.Q(kind__in=["requester_available", "worker_available"], owner__isnull=False, ref="")
+                condition=models.Q(
+                    kind__in=["requester_available", "worker_available"],
+                    owner__isnull=False,
+                    ref="",
+                )
                 | models.Q(kind="batch_escrow", owner__isnull=True, ref__startswith="batch:")
-                | models.Q(kind__in=["platform_revenue", "stripe_clearing"], owner__isnull=True, ref=""),
+                | models.Q(
+                    kind__in=["platform_revenue", "stripe_clearing"], owner__isnull=True, ref=""
+                ),
                 name="ledger_account_owner_matches_kind",
             ),
-            models.CheckConstraint(condition=models.Q(currency="usd"), name="ledger_account_currency_usd"),
+            models.CheckConstraint(
+                condition=models.Q(currency="usd"), name="ledger_account_currency_usd"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -128,7 +155,10 @@ class LedgerTransaction(models.Model):
     kind = models.CharField(max_length=32, choices=Kind.choices)
     memo = models.CharField(max_length=500, blank=True, default="")
     external_ref = models.CharField(
-        max_length=255, blank=True, default="", help_text="Stripe object id (checkout session, transfer, …)."
+        max_length=255,
+        blank=True,
+        default="",
+        help_text="Stripe object id (checkout session, transfer, …).",
     )
     # One-to-one: the database itself refuses a second reversal of the same transaction.
     reverses = models.OneToOneField(
@@ -137,7 +167,13 @@ class LedgerTransaction(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        indexes = [models.Index(fields=["external_ref"], name="ledger_txn_external_ref", condition=~models.Q(external_ref=""))]
+        indexes = [
+            models.Index(
+                fields=["external_ref"],
+                name="ledger_txn_external_ref",
+                condition=~models.Q(external_ref=""),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.idempotency_key}"
@@ -147,15 +183,23 @@ class LedgerEntry(models.Model):
     """One signed line of a transaction: a positive amount adds to the account's
     balance, a negative one takes from it."""
 
-    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
+    transaction = models.ForeignKey(
+        LedgerTransaction, on_delete=models.PROTECT, related_name="entries"
+    )
     # The (account, id) index below serves both the FK and the running-balance statement.
-    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries", db_index=False)
+    account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     amount_cents = models.BigIntegerField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         verbose_name_plural = "ledger entries"
-        constraints = [models.CheckConstraint(condition=~models.Q(amount_cents=0), name="ledger_entry_amount_non_zero")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(amount_cents=0), name="ledger_entry_amount_non_zero"
+            )
+        ]
         indexes = [models.Index(fields=["account", "id"], name="ledger_entry_account_id")]
 
     def __str__(self) -> str:
@@ -180,7 +224,9 @@ class Deposit(models.Model):
         EXPIRED = "expired", "Expired"
         CANCELLED = "cancelled", "Cancelled"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deposits")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deposits"
+    )
     amount_cents = models.BigIntegerField()
     credited_cents = models.BigIntegerField(null=True, blank=True)
     currency = models.CharField(max_length=3, default="usd")
@@ -188,7 +234,11 @@ class Deposit(models.Model):
     checkout_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     checkout_url = models.URLField(max_length=2000, blank=True)
     ledger_transaction = models.OneToOneField(
-        "payouts.LedgerTransaction", on_delete=models.PROTECT, null=True, blank=True, related_name="deposit"
+        "payouts.LedgerTransaction",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="deposit",
     )
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -196,9 +246,12 @@ class Deposit(models.Model):
     class Meta:
         indexes = [models.Index(fields=["user", "-created_at"])]
         constraints = [
-            models.CheckConstraint(condition=models.Q(amount_cents__gt=0), name="deposit_amount_positive"),
             models.CheckConstraint(
-                condition=~models.Q(status="completed") | models.Q(ledger_transaction__isnull=False),
+                condition=models.Q(amount_cents__gt=0), name="deposit_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="completed")
+                | models.Q(ledger_transaction__isnull=False),
                 name="deposit_completed_has_ledger_transaction",
             ),
         ]

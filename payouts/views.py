@@ -7,25 +7,32 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Sum
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseBase,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from marketplace.errors import ApplicationError
+from marketplace.http import AuthenticatedHttpRequest
 from payouts import funding, ledger, stripe_gateway
 from payouts.forms import AddFundsForm
 from payouts.models import Deposit, LedgerAccount
 
 
-def _requester_or_403(request: HttpRequest) -> HttpResponse | None:
+def _requester_or_403(request: AuthenticatedHttpRequest) -> HttpResponse | None:
     if not request.user.is_requester:
         return render(request, "marketplace/role_missing.html", {"role": "requester"}, status=403)
     return None
 
 
 @login_required
-def add_funds(request: HttpRequest) -> HttpResponse:
+def add_funds(request: AuthenticatedHttpRequest) -> HttpResponse:
     if denied := _requester_or_403(request):
         return denied
     terms = funding.fees.platform_settings()
@@ -33,21 +40,29 @@ def add_funds(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             deposit = funding.deposit_start(
-                user=request.user, amount_cents=form.cleaned_data["amount"], site_url=request.build_absolute_uri("/")
+                user=request.user,
+                amount_cents=form.cleaned_data["amount"],
+                site_url=request.build_absolute_uri("/"),
             )
         except ApplicationError as exc:
             form.add_error("amount", exc.message)
         else:
             return redirect(deposit.checkout_url)
     account = ledger.requester_account(request.user)
-    return render(request, "payouts/add_funds.html", {
-        "form": form, "balance_cents": account.balance_cents, "terms": terms,
-        "recent": Deposit.objects.filter(user=request.user).order_by("-created_at")[:5],
-    })
+    return render(
+        request,
+        "payouts/add_funds.html",
+        {
+            "form": form,
+            "balance_cents": account.balance_cents,
+            "terms": terms,
+            "recent": Deposit.objects.filter(user=request.user).order_by("-created_at")[:5],
+        },
+    )
 
 
 @login_required
-def funds_return(request: HttpRequest) -> HttpResponse:
+def funds_return(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Where Checkout sends the requester back. Shows the deposit's real state: until
     the webhook has credited it, "processing" (polled by htmx), never a guessed balance."""
     if denied := _requester_or_403(request):
@@ -60,28 +75,32 @@ def funds_return(request: HttpRequest) -> HttpResponse:
     session_id = request.GET.get("session_id", "")
     deposit = get_object_or_404(Deposit, checkout_session_id=session_id, user=request.user)
     account = ledger.requester_account(request.user)
-    template = "payouts/partials/deposit_status.html" if request.htmx else "payouts/funds_return.html"
+    template = (
+        "payouts/partials/deposit_status.html" if request.htmx else "payouts/funds_return.html"
+    )
     return render(request, template, {"deposit": deposit, "balance_cents": account.balance_cents})
 
 
 @login_required
-def statement(request: HttpRequest) -> HttpResponse:
+def statement(request: AuthenticatedHttpRequest) -> HttpResponse:
     account = _own_account(request)
     if account is None:
-        return render(request, "marketplace/role_missing.html", {"role": "requester or worker"}, status=403)
+        return render(
+            request, "marketplace/role_missing.html", {"role": "requester or worker"}, status=403
+        )
     page = Paginator(ledger.statement(account), 50).get_page(request.GET.get("page"))
     return render(request, "payouts/statement.html", {"account": account, "page": page})
 
 
 @login_required
-def statement_csv(request: HttpRequest) -> HttpResponse:
+def statement_csv(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     account = _own_account(request)
     if account is None:
         return HttpResponse(status=403)
     return _csv_response(account, filename=f"fairtask-statement-{account.kind}.csv")
 
 
-def _own_account(request: HttpRequest) -> LedgerAccount | None:
+def _own_account(request: AuthenticatedHttpRequest) -> LedgerAccount | None:
     user = request.user
     if user.current_role == "worker" and user.is_worker:
         return ledger.worker_account(user)
@@ -101,10 +120,16 @@ def _csv_response(account: LedgerAccount, *, filename: str) -> StreamingHttpResp
     def rows():
         yield writer.writerow(["date", "transaction", "kind", "description", "amount", "balance"])
         for entry in ledger.statement(account).iterator(chunk_size=2000):
-            yield writer.writerow([
-                entry.created_at.isoformat(), entry.transaction.idempotency_key, entry.transaction.kind,
-                entry.transaction.memo, f"{entry.amount_cents / 100:.2f}", f"{entry.running_balance_cents / 100:.2f}",
-            ])
+            yield writer.writerow(
+                [
+                    entry.created_at.isoformat(),
+                    entry.transaction.idempotency_key,
+                    entry.transaction.kind,
+                    entry.transaction.memo,
+                    f"{entry.amount_cents / 100:.2f}",
+                    f"{entry.running_balance_cents / 100:.2f}",
+                ]
+            )
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -135,20 +160,31 @@ def money_overview(request: HttpRequest) -> HttpResponse:
     if kind:
         accounts = accounts.filter(kind=kind)
     page = Paginator(accounts, 50).get_page(request.GET.get("page"))
-    pending = Deposit.objects.filter(status=Deposit.Status.PENDING).aggregate(n=Count("id"), total=Sum("amount_cents"))
-    return render(request, "payouts/staff_money.html", {
-        "totals": totals, "grand_total": sum(t["balance"] or 0 for t in totals), "page": page, "kind": kind,
-        "pending": pending,
-    })
+    pending = Deposit.objects.filter(status=Deposit.Status.PENDING).aggregate(
+        n=Count("id"), total=Sum("amount_cents")
+    )
+    return render(
+        request,
+        "payouts/staff_money.html",
+        {
+            "totals": totals,
+            "grand_total": sum(t["balance"] or 0 for t in totals),
+            "page": page,
+            "kind": kind,
+            "pending": pending,
+        },
+    )
 
 
 @staff_member_required
-def staff_account(request: HttpRequest, account_id: int) -> HttpResponse:
+def staff_account(request: HttpRequest, account_id: int) -> HttpResponseBase:
     account = get_object_or_404(LedgerAccount.objects.select_related("owner"), pk=account_id)
     if request.GET.get("format") == "csv":
         return _csv_response(account, filename=f"fairtask-account-{account.pk}.csv")
     page = Paginator(ledger.statement(account), 50).get_page(request.GET.get("page"))
-    return render(request, "payouts/statement.html", {"account": account, "page": page, "staff_view": True})
+    return render(
+        request, "payouts/statement.html", {"account": account, "page": page, "staff_view": True}
+    )
 
 
 @staff_member_required

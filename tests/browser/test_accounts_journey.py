@@ -13,7 +13,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_sign_up_verify_log_in_log_out(page: Page, site):
     page.goto(site + "/")
-    expect(page.get_by_role("heading", name="Small tasks, fair pay, nothing hidden.")).to_be_visible()
+    expect(
+        page.get_by_role("heading", name="Small tasks, fair pay, nothing hidden.")
+    ).to_be_visible()
     page.get_by_role("link", name="Sign up", exact=True).click()
 
     page.locator("#id_email").fill("newcomer@example.com")
@@ -48,8 +50,13 @@ def test_sign_up_verify_log_in_log_out(page: Page, site):
 
 
 def test_user_with_both_roles_switches_in_the_header(page: Page, site):
-    UserFactory(email="both@example.com", display_name="Both", is_worker=True, is_requester=True,
-                active_role="worker")
+    UserFactory(
+        email="both@example.com",
+        display_name="Both",
+        is_worker=True,
+        is_requester=True,
+        active_role="worker",
+    )
     page.goto(site + "/accounts/login/")
     page.locator("#id_login").fill("both@example.com")
     page.locator("#id_password").fill(PASSWORD)

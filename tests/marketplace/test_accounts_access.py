@@ -15,7 +15,9 @@ def test_non_staff_cannot_reach_the_admin(client):
     client.force_login(WorkerFactory())
     response = client.get("/admin/")
     assert response.status_code == 302
-    assert response["Location"].startswith("/admin/login/") or response["Location"].startswith("/accounts/login/")
+    assert response["Location"].startswith("/admin/login/") or response["Location"].startswith(
+        "/accounts/login/"
+    )
     follow = client.get("/admin/", follow=True)
     assert b"Site administration" not in follow.content
 

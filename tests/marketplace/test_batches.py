@@ -338,7 +338,9 @@ def test_expiry_job_expires_like_a_cancel_and_is_safe_twice(draft, funded, proje
 def test_transition_table(draft, funded):
     with transaction.atomic():
         locked = Batch.objects.select_for_update().get(pk=draft.pk)
-        with pytest.raises(ApplicationError, match="This batch is a draft and cannot be completed."):
+        with pytest.raises(
+            ApplicationError, match="This batch is a draft and cannot be completed."
+        ):
             services.batch_transition(batch=locked, to="completed", actor=funded)
         event = services.batch_transition(
             batch=locked, to="cancelled", actor=funded, reason="why not"

@@ -10,8 +10,13 @@ import psycopg
 
 def _run(var_dir: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "FAIRTASK_VAR_DIR": str(var_dir)}
-    return subprocess.run([sys.executable, "-m", "marketplace.embedded_db", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "marketplace.embedded_db", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_starts_survives_a_second_start_and_stops_cleanly(tmp_path):
@@ -27,7 +32,9 @@ def test_starts_survives_a_second_start_and_stops_cleanly(tmp_path):
         second = _run(var_dir, "start")
         assert second.returncode == 0, second.stderr
         assert second.stdout.strip().splitlines()[-1] == url
-        assert (var_dir / "pg" / "postmaster.pid").read_text().splitlines()[0] == pid  # attached, not restarted
+        assert (var_dir / "pg" / "postmaster.pid").read_text().splitlines()[
+            0
+        ] == pid  # attached, not restarted
         assert _run(var_dir, "status").stdout.startswith("running")
     finally:
         stopped = _run(var_dir, "stop")

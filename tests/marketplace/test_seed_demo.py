@@ -9,17 +9,37 @@ from payouts.models import Deposit, LedgerAccount, LedgerTransaction
 
 
 def _snapshot():
-    users = list(User.objects.order_by("email").values_list(
-        "email", "display_name", "is_worker", "is_requester", "is_staff", "is_superuser", "active_role", "password"))
-    emails = list(EmailAddress.objects.order_by("email").values_list("email", "verified", "primary"))
+    users = list(
+        User.objects.order_by("email").values_list(
+            "email",
+            "display_name",
+            "is_worker",
+            "is_requester",
+            "is_staff",
+            "is_superuser",
+            "active_role",
+            "password",
+        )
+    )
+    emails = list(
+        EmailAddress.objects.order_by("email").values_list("email", "verified", "primary")
+    )
     groups = list(Group.objects.order_by("name").values_list("name", "user__email"))
     money = (
-        list(LedgerAccount.objects.order_by("kind", "ref", "owner__email").values_list("kind", "ref", "balance_cents")),
+        list(
+            LedgerAccount.objects.order_by("kind", "ref", "owner__email").values_list(
+                "kind", "ref", "balance_cents"
+            )
+        ),
         LedgerTransaction.objects.count(),
         list(Deposit.objects.order_by("pk").values_list("user__email", "amount_cents", "status")),
     )
     work = (
-        list(Project.objects.order_by("owner__email", "title").values_list("owner__email", "title", "template_kind")),
+        list(
+            Project.objects.order_by("owner__email", "title").values_list(
+                "owner__email", "title", "template_kind"
+            )
+        ),
         list(Batch.objects.order_by("pk").values_list("project__title", "status", "task_count")),
         Task.objects.count(),
     )
@@ -54,8 +74,14 @@ def test_seed_demo_twice_gives_the_same_data(simulated_stripe):
     assert len(simulated_stripe.objects("checkout.session")) == 2
     # Every built-in template has a published demo batch, paid into escrow.
     kinds = {kind for _, _, kind in work[0]}
-    assert {"image_classification", "text_classification", "sentiment", "relevance", "response_rating",
-            "transcription"} <= kinds
+    assert {
+        "image_classification",
+        "text_classification",
+        "sentiment",
+        "relevance",
+        "response_rating",
+        "transcription",
+    } <= kinds
     assert work[1] and all(status == "published" for _, status, _ in work[1])
     for requester in User.objects.filter(is_requester=True):
         held = sum(b.total_cost_cents for b in Batch.objects.filter(owner=requester))

@@ -7,8 +7,16 @@ from marketplace.settings.env import SettingsError, env_bool, env_int, env_list,
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("1", True), ("true", True), ("YES", True), ("on", True), ("0", False), ("false", False), ("No", False),
-     ("off", False)],
+    [
+        ("1", True),
+        ("true", True),
+        ("YES", True),
+        ("on", True),
+        ("0", False),
+        ("false", False),
+        ("No", False),
+        ("off", False),
+    ],
 )
 def test_env_bool_accepts_the_usual_spellings(raw, expected):
     assert env_bool("DEBUG", not expected, {"DEBUG": raw}) is expected
@@ -32,7 +40,10 @@ def test_env_int():
 
 def test_env_list_and_str():
     assert env_list("ALLOWED_HOSTS", ["localhost"], {}) == ["localhost"]
-    assert env_list("ALLOWED_HOSTS", [], {"ALLOWED_HOSTS": "a.example, b.example,,"}) == ["a.example", "b.example"]
+    assert env_list("ALLOWED_HOSTS", [], {"ALLOWED_HOSTS": "a.example, b.example,,"}) == [
+        "a.example",
+        "b.example",
+    ]
     assert env_str("DATABASE_URL", None, {"DATABASE_URL": " postgres://x/y "}) == "postgres://x/y"
     assert env_str("DATABASE_URL", "d", {"DATABASE_URL": ""}) == "d"
 
@@ -64,7 +75,9 @@ def _settings_in_subprocess(module: str, env: dict[str, str]) -> dict:
         "'HSTS': getattr(s, 'SECURE_HSTS_SECONDS', 0)}))"
     )
     full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": module, **env}
-    out = subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -72,15 +85,26 @@ def _settings_in_subprocess(module: str, env: dict[str, str]) -> dict:
 def test_each_variable_reaches_the_settings():
     parsed = _settings_in_subprocess(
         "marketplace.settings.prod",
-        {"SECRET_KEY": "x" * 60, "DEBUG": "0", "ALLOWED_HOSTS": "fairtask.example,www.fairtask.example",
-         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/3", "EMAIL_HOST": "smtp.example", "PORT": "8123",
-         "DATABASE_URL": "postgresql://u:p@db.example:5432/prod_db", "STRIPE_SECRET_KEY": "sk_live_x",
-         "STRIPE_WEBHOOK_SECRET": "whsec_x"},
+        {
+            "SECRET_KEY": "x" * 60,
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "fairtask.example,www.fairtask.example",
+            "CELERY_BROKER_URL": "redis://127.0.0.1:6379/3",
+            "EMAIL_HOST": "smtp.example",
+            "PORT": "8123",
+            "DATABASE_URL": "postgresql://u:p@db.example:5432/prod_db",
+            "STRIPE_SECRET_KEY": "sk_live_x",
+            "STRIPE_WEBHOOK_SECRET": "whsec_x",
+        },
     )
     assert parsed == {
-        "DEBUG": False, "ALLOWED_HOSTS": ["fairtask.example", "www.fairtask.example"],
-        "BROKER": "redis://127.0.0.1:6379/3", "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "PORT": 8123, "DB_NAME": "prod_db", "HSTS": 31536000,
+        "DEBUG": False,
+        "ALLOWED_HOSTS": ["fairtask.example", "www.fairtask.example"],
+        "BROKER": "redis://127.0.0.1:6379/3",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "PORT": 8123,
+        "DB_NAME": "prod_db",
+        "HSTS": 31536000,
     }
 
 
@@ -90,9 +114,19 @@ def test_production_refuses_to_start_without_secret_key():
     import sys
 
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
-    env.update({"DJANGO_SETTINGS_MODULE": "marketplace.settings.prod", "DATABASE_URL": "postgresql://u@h/db"})
-    out = subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True,
-                         text=True, timeout=60)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "marketplace.settings.prod",
+            "DATABASE_URL": "postgresql://u@h/db",
+        }
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode != 0
     assert "SECRET_KEY must be set in production" in out.stderr
 
@@ -102,9 +136,18 @@ def test_sqlite_is_refused():
     import subprocess
     import sys
 
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "marketplace.settings.dev", "DATABASE_URL": "sqlite:///x.db"}
-    out = subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True,
-                         text=True, timeout=60)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "marketplace.settings.dev",
+        "DATABASE_URL": "sqlite:///x.db",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode != 0
     assert "SQLite is not supported" in out.stderr
 
@@ -115,9 +158,19 @@ def test_production_refuses_the_stripe_simulator_unless_asked():
     import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
-    env.update({"DJANGO_SETTINGS_MODULE": "marketplace.settings.prod", "DATABASE_URL": "postgresql://u@h/db",
-                "SECRET_KEY": "x" * 60})
-    out = subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True,
-                         text=True, timeout=60)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "marketplace.settings.prod",
+            "DATABASE_URL": "postgresql://u@h/db",
+            "SECRET_KEY": "x" * 60,
+        }
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode != 0
     assert "STRIPE_SECRET_KEY must be set in production" in out.stderr

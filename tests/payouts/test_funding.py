@@ -43,8 +43,11 @@ def _pay(sim, deposit: Deposit) -> dict:
 
 
 def _completed_event(sim, session_id: str) -> dict:
-    return next(e for e in sim.events() if e["type"] == "checkout.session.completed"
-                and e["data"]["object"]["id"] == session_id)
+    return next(
+        e
+        for e in sim.events()
+        if e["type"] == "checkout.session.completed" and e["data"]["object"]["id"] == session_id
+    )
 
 
 @pytest.mark.django_db
@@ -57,15 +60,21 @@ def test_deposit_start_creates_a_checkout_session_with_our_idempotency_key(strip
     assert session["client_reference_id"] == str(deposit.pk)
     assert session["metadata"]["deposit_id"] == str(deposit.pk)
     assert deposit.checkout_url.startswith(stripe_settings.base_url)
-    assert session["success_url"] == "http://testserver/payouts/funds/return/?session_id={CHECKOUT_SESSION_ID}"
+    assert (
+        session["success_url"]
+        == "http://testserver/payouts/funds/return/?session_id={CHECKOUT_SESSION_ID}"
+    )
     assert _balance(requester) == 0  # nothing is credited before Stripe says it was paid
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("amount", "message"), [
-    (499, "The minimum top-up is $5.00."),
-    (1_000_001, "The maximum top-up is $10,000.00."),
-])
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        (499, "The minimum top-up is $5.00."),
+        (1_000_001, "The maximum top-up is $10,000.00."),
+    ],
+)
 def test_topup_limits(stripe_settings, amount, message):
     requester = RequesterFactory()
     with pytest.raises(ApplicationError, match=message.replace("$", r"\$").replace(".", r"\.")):
@@ -84,7 +93,9 @@ def test_workers_cannot_add_funds(stripe_settings):
 def test_stripe_failure_is_a_clear_error_and_credits_nothing(stripe_settings):
     stripe_settings.inject_fault("POST", "/v1/checkout/sessions", "server_error", count=5)
     requester = RequesterFactory()
-    with pytest.raises(ApplicationError, match="could not be opened right now; nothing was charged"):
+    with pytest.raises(
+        ApplicationError, match="could not be opened right now; nothing was charged"
+    ):
         funding.deposit_start(user=requester, amount_cents=1000, site_url="http://testserver")
     assert _balance(requester) == 0
 
@@ -96,7 +107,9 @@ def test_bad_signature_is_refused_and_changes_nothing(client, stripe_settings):
     _pay(stripe_settings, deposit)
     payload = json.dumps(_completed_event(stripe_settings, deposit.checkout_session_id)).encode()
     for signature in ("", "t=1,v1=deadbeef", _sign(payload, secret="whsec_wrong")):
-        response = client.post(WEBHOOK, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature)
+        response = client.post(
+            WEBHOOK, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+        )
         assert response.status_code == 400
     assert not StripeEvent.objects.exists()
     assert _balance(requester) == 0
@@ -111,11 +124,18 @@ def test_duplicate_event_credits_once(client, stripe_settings):
     _pay(stripe_settings, deposit)
     payload = json.dumps(_completed_event(stripe_settings, deposit.checkout_session_id)).encode()
     for _ in range(3):
-        response = client.post(WEBHOOK, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=_sign(payload))
+        response = client.post(
+            WEBHOOK, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=_sign(payload)
+        )
         assert response.status_code == 200
     assert _balance(requester) == 1234
     assert StripeEvent.objects.count() == 1
-    assert LedgerTransaction.objects.filter(idempotency_key=f"deposit-{deposit.checkout_session_id}").count() == 1
+    assert (
+        LedgerTransaction.objects.filter(
+            idempotency_key=f"deposit-{deposit.checkout_session_id}"
+        ).count()
+        == 1
+    )
     deposit.refresh_from_db()
     assert (deposit.status, deposit.credited_cents) == (Deposit.Status.COMPLETED, 1234)
 
@@ -152,7 +172,9 @@ def test_expired_session_marks_the_deposit_and_credits_nothing(stripe_settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_webhook_delivered_live_and_a_500_retried_credits_once(live_server, stripe_settings, monkeypatch):
+def test_webhook_delivered_live_and_a_500_retried_credits_once(
+    live_server, stripe_settings, monkeypatch
+):
     stripe_settings.set_webhook(live_server.url + WEBHOOK, WEBHOOK_SECRET)
     requester = RequesterFactory()
     deposit = funding.deposit_start(user=requester, amount_cents=5000, site_url=live_server.url)
@@ -171,7 +193,9 @@ def test_webhook_delivered_live_and_a_500_retried_credits_once(live_server, stri
     monkeypatch.setattr(funding, "_apply_checkout_event", flaky)
     _pay(stripe_settings, deposit)
     ok = stripe_settings.wait_for_deliveries(1, event_type="checkout.session.completed", timeout=15)
-    attempts = [d for d in stripe_settings.deliveries if d.event_type == "checkout.session.completed"]
+    attempts = [
+        d for d in stripe_settings.deliveries if d.event_type == "checkout.session.completed"
+    ]
     assert [d.status for d in attempts] == [500, 200]
     assert ok[0].attempt == 2
     assert _balance(requester) == 5000
@@ -208,7 +232,9 @@ def test_other_requesters_cannot_see_a_deposit(client, stripe_settings):
 def test_statement_and_csv(client, stripe_settings):
     requester = RequesterFactory()
     for amount in (1000, 2550):
-        deposit = funding.deposit_start(user=requester, amount_cents=amount, site_url="http://testserver")
+        deposit = funding.deposit_start(
+            user=requester, amount_cents=amount, site_url="http://testserver"
+        )
         _pay(stripe_settings, deposit)
         funding.process_event(_completed_event(stripe_settings, deposit.checkout_session_id))
     client.force_login(requester)
@@ -223,7 +249,9 @@ def test_statement_and_csv(client, stripe_settings):
 @pytest.mark.django_db
 def test_reconcile_finds_paid_but_not_credited(stripe_settings):
     requester = RequesterFactory()
-    credited = funding.deposit_start(user=requester, amount_cents=1000, site_url="http://testserver")
+    credited = funding.deposit_start(
+        user=requester, amount_cents=1000, site_url="http://testserver"
+    )
     _pay(stripe_settings, credited)
     funding.process_event(_completed_event(stripe_settings, credited.checkout_session_id))
     call_command("reconcile_stripe")  # all in agreement

@@ -22,7 +22,10 @@ class Command(BaseCommand):
             "  Demo logins (password for all: " + DEMO_PASSWORD + "):",
         ]
         for spec in DEMO_USERS:
-            roles = ", ".join(str(r) for r in spec.get("roles", ())) or "admin + moderator (sets up TOTP at first login)"
+            roles = (
+                ", ".join(str(r) for r in spec.get("roles", ()))
+                or "admin + moderator (sets up TOTP at first login)"
+            )
             lines.append(f"    {spec['email']:<26} {roles}")
         lines += ["  Stop everything with Ctrl-C.", "=" * 64, ""]
         self.stdout.write("\n".join(lines))

@@ -27,8 +27,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--quiet", action="store_true")
-        parser.add_argument("--stripe-timeout", type=float, default=30.0,
-                            help="Seconds to wait for the Stripe simulator to answer.")
+        parser.add_argument(
+            "--stripe-timeout",
+            type=float,
+            default=30.0,
+            help="Seconds to wait for the Stripe simulator to answer.",
+        )
 
     def handle(self, *args, quiet=False, stripe_timeout=30.0, **options):
         with transaction.atomic():
@@ -41,19 +45,28 @@ class Command(BaseCommand):
                 created += was_created
                 if spec.get("moderator"):
                     user.groups.add(moderators)
-        self._say(quiet, f"seed_demo: {created} demo users created, {len(DEMO_USERS) - created} already present")
+        self._say(
+            quiet,
+            f"seed_demo: {created} demo users created, {len(DEMO_USERS) - created} already present",
+        )
 
         requesters = [u for u in users.values() if u.is_requester]
         if not settings.STRIPE_SIMULATED:
             self._say(quiet, "seed_demo: real Stripe keys set; demo requesters are not funded")
         elif not payouts_demo.wait_for_stripe(stripe_timeout):
-            self.stderr.write(f"seed_demo: the Stripe simulator at {settings.STRIPE_API_BASE} does not answer; "
-                              "demo requesters not funded (run `manage.py stripe_simulator`, then seed_demo again)")
+            self.stderr.write(
+                f"seed_demo: the Stripe simulator at {settings.STRIPE_API_BASE} does not answer; "
+                "demo requesters not funded (run `manage.py stripe_simulator`, then seed_demo again)"
+            )
         else:
             for user in requesters:
                 deposit = payouts_demo.fund_demo_requester(
-                    user=user, amount_cents=DEMO_FUNDING_CENTS, site_url=settings.SITE_URL)
-                self._say(quiet, f"seed_demo: {user.email} funded via Checkout: {deposit.status if deposit else '-'}")
+                    user=user, amount_cents=DEMO_FUNDING_CENTS, site_url=settings.SITE_URL
+                )
+                self._say(
+                    quiet,
+                    f"seed_demo: {user.email} funded via Checkout: {deposit.status if deposit else '-'}",
+                )
         batches = seed_requester_demo(requesters)
         published = sum(1 for b in batches if b.status == "published")
         self._say(quiet, f"seed_demo: {len(batches)} demo batches ({published} published)")

@@ -12,7 +12,9 @@ class Command(BaseCommand):
     help = "Compare deposits with the Stripe side; list each difference and exit 1 if there is any."
 
     def add_arguments(self, parser):
-        parser.add_argument("--days", type=int, default=None, help="Only sessions of the last N days.")
+        parser.add_argument(
+            "--days", type=int, default=None, help="Only sessions of the last N days."
+        )
 
     def handle(self, *args, days=None, **options):
         since = timezone.now() - timedelta(days=days) if days else None
@@ -20,5 +22,9 @@ class Command(BaseCommand):
         for difference in differences:
             self.stdout.write(str(difference))
         if differences:
-            raise CommandError(f"{len(differences)} difference(s) between Fairtask and Stripe ({checked} sessions checked)")
-        self.stdout.write(f"reconcile_stripe: OK, {checked} Stripe sessions checked, no differences")
+            raise CommandError(
+                f"{len(differences)} difference(s) between Fairtask and Stripe ({checked} sessions checked)"
+            )
+        self.stdout.write(
+            f"reconcile_stripe: OK, {checked} Stripe sessions checked, no differences"
+        )

@@ -18,13 +18,19 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if not settings.STRIPE_SIMULATED:
-            raise CommandError("STRIPE_SECRET_KEY is set: this deployment talks to Stripe, not the simulator")
+            raise CommandError(
+                "STRIPE_SECRET_KEY is set: this deployment talks to Stripe, not the simulator"
+            )
         base = urlsplit(settings.STRIPE_API_BASE)
         webhook_url = settings.SITE_URL.rstrip("/") + reverse("payouts:stripe_webhook")
         argv = [
-            "--host", base.hostname or "127.0.0.1",
-            "--port", str(base.port or settings.STRIPE_SIM_PORT),
-            "--webhook-url", webhook_url,
-            "--webhook-secret", settings.STRIPE_WEBHOOK_SECRET,
+            "--host",
+            base.hostname or "127.0.0.1",
+            "--port",
+            str(base.port or settings.STRIPE_SIM_PORT),
+            "--webhook-url",
+            webhook_url,
+            "--webhook-secret",
+            settings.STRIPE_WEBHOOK_SECRET,
         ]
         raise SystemExit(simulator_main(argv))
