@@ -9,7 +9,14 @@ from marketplace.api.exceptions import not_found
 
 app_name = "api"
 
-router = DefaultRouter(use_regex_path=False)
+
+class Router(DefaultRouter):
+    # No `{format}` suffix routes: JSON is the only format, and they doubled every path
+    # in the schema.
+    include_format_suffixes = False
+
+
+router = Router(use_regex_path=False)
 router.register("projects", views.ProjectViewSet, basename="project")
 router.register("batches", views.BatchViewSet, basename="batch")
 

@@ -180,6 +180,8 @@ def test_schema_is_valid_openapi_and_documents_auth_and_errors():
     assert response.status_code == 200
     schema = response.json()
     validate_schema(schema)  # against the OpenAPI 3.0 JSON schema drf-spectacular ships
+    assert "/api/v1/batches/{id}/publish/" in schema["paths"]
+    assert not [path for path in schema["paths"] if "{format}" in path]
     assert schema["components"]["securitySchemes"]["ApiKey"] == {
         "type": "apiKey",
         "in": "header",

@@ -401,12 +401,20 @@ def test_objects_carry_the_required_fields(wire: Wire) -> None:
         assert not missing, f"{kind} lacks {missing}"
 
 
-@pytest.mark.parametrize("method,path", [(m, p) for m, p, _ in OPERATIONS])
+# Operations newer than the vendored description (checkout-session update) have no
+# documented parameter list to compare with; their responses are still validated
+# against the resource schema above.
+DOCUMENTED_OPERATIONS = [
+    (m, p)
+    for m, p, _ in OPERATIONS
+    if f"{m} {p}" not in load_subset()["info"]["missing_operations"]
+]
+
+
+@pytest.mark.parametrize("method,path", DOCUMENTED_OPERATIONS)
 def test_simulator_accepts_only_documented_parameters(method: str, path: str) -> None:
     """The parameters the simulator implements are ones Stripe documents for the call."""
     key = f"{method} {path}"
-    if key in load_subset()["info"]["missing_operations"]:
-        pytest.skip(f"{key} is newer than the vendored description")
     with StripeSimulator() as sim:
         concrete = path.replace("{session}", "cs_x").replace("{account}", "acct_x")
         for name in ("{transfer}", "{id}", "{payout}"):
