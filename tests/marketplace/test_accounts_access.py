@@ -87,3 +87,12 @@ def test_worker_cannot_open_requester_home(client):
 @pytest.mark.parametrize("url", ["/", "/accounts/login/", "/accounts/signup/", "/healthz"])
 def test_public_pages_render(client, url):
     assert client.get(url).status_code == 200
+
+
+@pytest.mark.django_db
+def test_account_pages_link_to_password_and_two_factor(client):
+    client.force_login(WorkerFactory())
+    page = client.get(reverse("account_email")).content.decode()
+    assert f'href="{reverse("account_change_password")}"' in page
+    assert f'href="{reverse("mfa_index")}"' in page
+    assert client.get(reverse("mfa_index")).status_code == 200
