@@ -267,27 +267,11 @@ def start_gunicorn(env: dict[str, str], tmp: Path) -> tuple[Process, int]:
 
 
 def start_celery(env: dict[str, str], tmp: Path, queue: str) -> Process:
+    from marketplace.celery import solo_worker_argv
+
     return Process(
         "celery worker",
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "marketplace",
-            "worker",
-            "-P",
-            "solo",
-            "-Q",
-            queue,
-            "--without-mingle",
-            "--without-gossip",
-            "--without-heartbeat",
-            "-l",
-            "INFO",
-            "-n",
-            f"{queue}@%h",
-        ],
+        solo_worker_argv(queue),
         env,
         tmp / "celery.log",
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -16,6 +16,7 @@ from marketplace import builtin_templates
 from marketplace.errors import ApplicationError
 from marketplace.models import MAX_ASSIGNMENTS_PER_TASK, Project, TemplateKind
 from marketplace.services.projects import QUALIFICATION_COMPARATORS
+from payouts.forms import parse_dollars
 
 # What a new custom template starts from: one placeholder, one answer field.
 CUSTOM_STARTER = """<p>${text}</p>
@@ -32,33 +33,6 @@ TIER_CHOICES = [
 
 
 # --- Parsing helpers -----------------------------------------------------------------
-
-
-def parse_dollars(raw: str, *, what: str = "The reward") -> int:
-    """Dollars as typed ("0.15", "$1", "1,000.50") → integer cents. Raises
-    ``forms.ValidationError`` with a message that says what is wrong."""
-    text = (raw or "").strip().replace("$", "").replace(",", "").strip()
-    if not text:
-        raise forms.ValidationError(f"{what} is required.", code="required")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise forms.ValidationError(
-            f"{what} must be an amount in dollars, e.g. 0.15.", code="invalid"
-        ) from None
-    if not value.is_finite():
-        raise forms.ValidationError(
-            f"{what} must be an amount in dollars, e.g. 0.15.", code="invalid"
-        )
-    if value < 0:
-        raise forms.ValidationError(f"{what} cannot be negative.", code="invalid")
-    if value == 0:
-        raise forms.ValidationError(f"{what} must be at least $0.01.", code="invalid")
-    if value != value.quantize(Decimal("0.01")):
-        raise forms.ValidationError(
-            "Use at most two decimals (whole cents), e.g. 0.15.", code="invalid"
-        )
-    return int(value * 100)
 
 
 def cents_to_dollars(cents: int) -> str:

@@ -34,7 +34,6 @@ from marketplace.forms_requester import (
     ProjectForm,
     PublishForm,
     TemplateForm,
-    parse_dollars,
 )
 from marketplace.http import AuthenticatedHttpRequest
 from marketplace.models import (
@@ -49,6 +48,7 @@ from marketplace.services import api_keys as api_key_services
 from marketplace.services import user_switch_role
 from marketplace.services.projects import format_cents
 from payouts import fees, ledger
+from payouts.forms import parse_dollars
 from tasks.frame import IFRAME_SANDBOX
 
 PROJECTS_PER_PAGE = 25

@@ -5,6 +5,33 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 
 
+def parse_dollars(raw: str, *, what: str = "The reward") -> int:
+    """Dollars as typed ("0.15", "$1", "1,000.50") → integer cents. Raises
+    ``forms.ValidationError`` with a message that says what is wrong."""
+    text = (raw or "").strip().replace("$", "").replace(",", "").strip()
+    if not text:
+        raise forms.ValidationError(f"{what} is required.", code="required")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise forms.ValidationError(
+            f"{what} must be an amount in dollars, e.g. 0.15.", code="invalid"
+        ) from None
+    if not value.is_finite():
+        raise forms.ValidationError(
+            f"{what} must be an amount in dollars, e.g. 0.15.", code="invalid"
+        )
+    if value < 0:
+        raise forms.ValidationError(f"{what} cannot be negative.", code="invalid")
+    if value == 0:
+        raise forms.ValidationError(f"{what} must be at least $0.01.", code="invalid")
+    if value != value.quantize(Decimal("0.01")):
+        raise forms.ValidationError(
+            "Use at most two decimals (whole cents), e.g. 0.15.", code="invalid"
+        )
+    return int(value * 100)
+
+
 class AddFundsForm(forms.Form):
     amount = forms.CharField(
         label="Amount (USD)",
@@ -15,12 +42,4 @@ class AddFundsForm(forms.Form):
     )
 
     def clean_amount(self) -> int:
-        """Dollars as typed ("25", "25.5", "25.50", "$1,000") → integer cents."""
-        raw = self.cleaned_data["amount"].strip().replace("$", "").replace(",", "")
-        try:
-            value = Decimal(raw)
-        except InvalidOperation:
-            raise forms.ValidationError("Enter an amount in dollars, e.g. 25.00.") from None
-        if not value.is_finite() or value != value.quantize(Decimal("0.01")):
-            raise forms.ValidationError("Use at most two decimals (cents).")
-        return int(value * 100)
+        return parse_dollars(self.cleaned_data["amount"], what="The amount")
