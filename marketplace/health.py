@@ -21,7 +21,10 @@ def check_broker() -> tuple[bool, str]:
     options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
     try:
         with Connection(
-            settings.CELERY_BROKER_URL, transport_options=options, connect_timeout=2
+            settings.CELERY_BROKER_URL,
+            transport=getattr(settings, "CELERY_BROKER_TRANSPORT", None),
+            transport_options=options,
+            connect_timeout=2,
         ) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
             # default_channel makes the transport do a real round trip (e.g. Redis PING).

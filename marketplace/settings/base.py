@@ -167,6 +167,8 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
 CELERY_EMBEDDED_BROKER = CELERY_BROKER_URL == "filesystem://"
 CELERY_BROKER_DIR = VAR_DIR / "celery"
 if CELERY_EMBEDDED_BROKER:
+    # kombu's filesystem transport with atomic message writes (see marketplace/broker.py).
+    CELERY_BROKER_TRANSPORT = "marketplace.broker:AtomicFilesystemTransport"
     for sub in ("queue", "processed", "control"):
         (CELERY_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {

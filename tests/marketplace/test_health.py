@@ -16,6 +16,7 @@ def test_healthz_names_a_stopped_broker(client, settings):
     # Port 9 (discard) has nothing listening here: a broker that does not answer.
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:9/0"
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    settings.CELERY_BROKER_TRANSPORT = None  # the URL names the transport
     response = client.get("/healthz")
     assert response.status_code == 503
     body = response.json()
