@@ -9,6 +9,7 @@ deferred checks. Each example runs in a savepoint that is rolled back at its end
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -313,6 +314,9 @@ def test_random_operation_sequences_keep_the_ledger_sound():
             stateful_step_count=20,
             deadline=None,
             database=None,  # no .hypothesis/ directory in the tree; failures print their seed
+            # CI replays one fixed sequence, so a landing never depends on the luck of the
+            # draw (the "not vacuous" tally below included); local runs keep exploring.
+            derandomize=bool(os.environ.get("CI")),
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
