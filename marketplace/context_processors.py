@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from django.conf import settings
-
 
 def navigation(request) -> dict:
     user = getattr(request, "user", None)
@@ -9,5 +7,4 @@ def navigation(request) -> dict:
     return {
         "current_role": role,
         "can_switch_role": bool(user and user.is_authenticated and len(user.roles) > 1),
-        "embedded_stripe": getattr(settings, "STRIPE_SIMULATED", False),
     }

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 
+import stripe
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from marketplace.errors import ApplicationError
 from marketplace.http import AuthenticatedHttpRequest
-from payouts import funding, ledger, stripe_gateway
+from payouts import fees, funding, ledger, stripe_gateway
 from payouts.forms import AddFundsForm
 from payouts.models import Deposit, LedgerAccount
 
@@ -35,7 +36,7 @@ def _requester_or_403(request: AuthenticatedHttpRequest) -> HttpResponse | None:
 def add_funds(request: AuthenticatedHttpRequest) -> HttpResponse:
     if denied := _requester_or_403(request):
         return denied
-    terms = funding.fees.platform_settings()
+    terms = fees.platform_settings()
     form = AddFundsForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -142,7 +143,7 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     signature = request.headers.get("Stripe-Signature", "")
     try:
         event = stripe_gateway.construct_event(request.body, signature)
-    except (ValueError, funding.stripe.SignatureVerificationError):
+    except (ValueError, stripe.SignatureVerificationError):
         return HttpResponseBadRequest("invalid payload or signature")
     funding.process_event(event)
     return HttpResponse(status=200)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 # Playwright's sync API runs an event loop in the test thread; Django's ORM calls made
 # by tests in that thread are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -17,8 +15,3 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "payouts.stripe_sim.pytest_plugin",
 ]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_platform_settings_cache():
-    yield

@@ -21,7 +21,6 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-ACCOUNT_RATE_LIMITS = {**ACCOUNT_RATE_LIMITS}  # noqa: F405
 
 # A broker folder of the test suite's own, so that tests never share queues with the
 # worker of a running `make run`.

@@ -1,5 +1,3 @@
-import socket
-
 import pytest
 
 from marketplace.jobs import heartbeat
@@ -13,4 +11,3 @@ def test_job_round_trip_through_a_real_worker(celery_worker):
     celery_worker.wait_for(lambda: WorkerHeartbeat.objects.filter(hostname=hostname).exists())
     # The job ran in the worker process, not in this one: its log names the job.
     celery_worker.wait_for(lambda: "marketplace.jobs.heartbeat" in celery_worker.log())
-    assert socket.gethostname()  # the worker recorded under the name we sent, not its own
