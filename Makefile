@@ -49,7 +49,7 @@ test: $(STAMP)
 # DATABASE_URL is unset. mypy never connects, so an unset one is replaced by a placeholder.
 MYPY := DJANGO_SETTINGS_MODULE=marketplace.settings.test \
 	DATABASE_URL="$${DATABASE_URL:-postgresql://typecheck@127.0.0.1:1/unused}" $(VENV)/bin/mypy
-TYPED := marketplace tasks payouts reputation
+TYPED := core marketplace tasks payouts reputation
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from marketplace.errors import ApplicationError
+from core.errors import ApplicationError
 from marketplace.models import TemplateKind
 from marketplace.templating import escape_literal
 

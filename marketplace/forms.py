@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from marketplace.errors import ApplicationError
+from core.errors import ApplicationError
 from marketplace.services import user_set_roles
 
 

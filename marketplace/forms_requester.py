@@ -12,11 +12,11 @@ from typing import Any
 
 from django import forms
 
+from core.errors import ApplicationError
+from core.money import clean_dollars
 from marketplace import builtin_templates
-from marketplace.errors import ApplicationError
 from marketplace.models import MAX_ASSIGNMENTS_PER_TASK, Project, TemplateKind
 from marketplace.services.projects import QUALIFICATION_COMPARATORS
-from payouts.forms import parse_dollars
 
 # What a new custom template starts from: one placeholder, one answer field.
 CUSTOM_STARTER = """<p>${text}</p>
@@ -423,7 +423,7 @@ class ProjectForm(TemplateFieldsMixin, forms.Form):
         return initial
 
     def clean_reward(self) -> int:
-        return parse_dollars(self.cleaned_data["reward"])
+        return clean_dollars(self.cleaned_data["reward"], what="The reward")
 
     def clean_qualifications(self) -> list[dict[str, Any]]:
         return parse_qualifications(self.cleaned_data.get("qualifications", ""))

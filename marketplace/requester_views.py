@@ -16,7 +16,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -25,8 +24,10 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.errors import ApplicationError
+from core.http import AuthenticatedHttpRequest
+from core.money import format_cents, parse_dollars
 from marketplace import builtin_templates, selectors, services, templating
-from marketplace.errors import ApplicationError
 from marketplace.forms_requester import (
     ApiKeyForm,
     BatchUploadForm,
@@ -35,7 +36,6 @@ from marketplace.forms_requester import (
     PublishForm,
     TemplateForm,
 )
-from marketplace.http import AuthenticatedHttpRequest
 from marketplace.models import (
     BATCH_LIVE_STATUSES,
     BatchStatus,
@@ -46,9 +46,7 @@ from marketplace.models import (
 from marketplace.paging import BatchSummaries
 from marketplace.services import api_keys as api_key_services
 from marketplace.services import user_switch_role
-from marketplace.services.projects import format_cents
 from payouts import fees, ledger
-from payouts.forms import parse_dollars
 from tasks.frame import IFRAME_SANDBOX
 
 PROJECTS_PER_PAGE = 25
@@ -173,9 +171,9 @@ def _pricing_context(reward: str, estimated: Any) -> dict[str, Any]:
             "pricing_error": "Enter the reward and the estimated time to see the fee and the hourly rate."
         }
     try:
-        reward_cents = parse_dollars(str(reward or ""))
-    except ValidationError as exc:
-        return {"pricing_error": " ".join(exc.messages)}
+        reward_cents = parse_dollars(str(reward or ""), what="The reward")
+    except ApplicationError as exc:
+        return {"pricing_error": exc.message}
     try:
         seconds = int(str(estimated).strip())
         if seconds < 1:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from marketplace.errors import ApplicationError
+from core.errors import ApplicationError
 
 PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 GOLD_PREFIX = "_gold_"

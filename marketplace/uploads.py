@@ -37,7 +37,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.db import connection
 
-from marketplace.errors import ApplicationError
+from core.errors import ApplicationError
 from marketplace.models import Task, UploadFormat
 from marketplace.templating import GOLD_PREFIX
 

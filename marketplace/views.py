@@ -8,9 +8,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from core.errors import ApplicationError
+from core.http import AuthenticatedHttpRequest
 from marketplace import health
-from marketplace.errors import ApplicationError
-from marketplace.http import AuthenticatedHttpRequest
 from marketplace.models import Role, WorkerHeartbeat
 from marketplace.services import user_switch_role
 from payouts import fees

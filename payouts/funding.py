@@ -19,7 +19,8 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from marketplace.errors import ApplicationError
+from core.errors import ApplicationError
+from core.money import format_cents
 from payouts import fees, ledger, stripe_gateway
 from payouts.models import Deposit, StripeEvent
 
@@ -40,12 +41,12 @@ def validate_topup_amount(amount_cents: int) -> int:
         )
     if amount_cents < terms.topup_minimum_cents:
         raise ApplicationError(
-            f"The minimum top-up is {ledger.format_cents(terms.topup_minimum_cents)}.",
+            f"The minimum top-up is {format_cents(terms.topup_minimum_cents)}.",
             code="topup_too_small",
         )
     if amount_cents > terms.topup_maximum_cents:
         raise ApplicationError(
-            f"The maximum top-up is {ledger.format_cents(terms.topup_maximum_cents)}.",
+            f"The maximum top-up is {format_cents(terms.topup_maximum_cents)}.",
             code="topup_too_large",
         )
     return amount_cents

@@ -35,7 +35,8 @@ from django.db import IntegrityError, connection
 from django.db.models import F, QuerySet, Sum, Window
 from django.db.transaction import atomic
 
-from marketplace.errors import ApplicationError
+from core.errors import ApplicationError
+from core.money import format_cents
 from payouts.models import LedgerAccount, LedgerEntry, LedgerTransaction
 
 Kind = LedgerAccount.Kind
@@ -94,11 +95,6 @@ class AlreadyReversed(ApplicationError):
             status=409,
             extra={"transaction_id": transaction.pk},
         )
-
-
-def format_cents(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    return f"{sign}${abs(cents) // 100:,}.{abs(cents) % 100:02d}"
 
 
 def _describe(account: LedgerAccount) -> str:

@@ -19,8 +19,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from marketplace.errors import ApplicationError
-from marketplace.http import AuthenticatedHttpRequest
+from core.errors import ApplicationError
+from core.http import AuthenticatedHttpRequest
+from core.money import cents_to_decimal_text
 from payouts import fees, funding, ledger, stripe_gateway
 from payouts.forms import AddFundsForm
 from payouts.models import Deposit, LedgerAccount
@@ -127,8 +128,8 @@ def _csv_response(account: LedgerAccount, *, filename: str) -> StreamingHttpResp
                     entry.transaction.idempotency_key,
                     entry.transaction.kind,
                     entry.transaction.memo,
-                    f"{entry.amount_cents / 100:.2f}",
-                    f"{entry.running_balance_cents / 100:.2f}",
+                    cents_to_decimal_text(entry.amount_cents),
+                    cents_to_decimal_text(entry.running_balance_cents),
                 ]
             )
 

@@ -13,10 +13,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.errors import ApplicationError
+from core.http import AuthenticatedHttpRequest
 from marketplace import selectors, templating
-from marketplace.errors import ApplicationError
 from marketplace.forms_requester import TemplateForm
-from marketplace.http import AuthenticatedHttpRequest
 from marketplace.models import TemplateKind, User
 from tasks.frame import first_row, frame_message_response, frame_response
 

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from marketplace.errors import ApplicationError
+from core.errors import ApplicationError
 
 
 def error_body(

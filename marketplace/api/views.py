@@ -18,11 +18,11 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from core.errors import ApplicationError
 from marketplace import selectors, services
 from marketplace.api import serializers as s
 from marketplace.api.pagination import Pagination
 from marketplace.api.throttling import UploadRateThrottle
-from marketplace.errors import ApplicationError
 from marketplace.forms_requester import service_error_field
 from marketplace.models import Batch, BatchStatus, Project, ProjectStatus, User
 from marketplace.paging import BatchSummaries

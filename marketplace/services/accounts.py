@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from marketplace.errors import ApplicationError
+from core.errors import ApplicationError
 from marketplace.models import Role, User
 
 

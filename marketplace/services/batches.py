@@ -34,8 +34,9 @@ from django.db import DataError, connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from core.errors import ApplicationError
+from core.money import format_cents
 from marketplace import templating, uploads
-from marketplace.errors import ApplicationError
 from marketplace.models import (
     BATCH_CLOSED_STATUSES,
     BATCH_LIVE_STATUSES,
@@ -48,7 +49,7 @@ from marketplace.models import (
     User,
 )
 from marketplace.selectors import BatchQuote, batch_quote
-from marketplace.services.projects import format_cents, pay_floor_error
+from marketplace.services.projects import pay_floor_error
 from payouts import fees, ledger
 from tasks.models import ESCROW_BOUND_STATUSES, Assignment
 

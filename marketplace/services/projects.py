@@ -15,8 +15,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import ApplicationError
+from core.money import format_cents
 from marketplace import builtin_templates, templating
-from marketplace.errors import ApplicationError
 from marketplace.models import (
     DEFAULT_AUTO_APPROVAL_DELAY,
     DEFAULT_BATCH_LIFETIME,
@@ -63,10 +64,6 @@ REQUIREMENT_KEYS = frozenset(
     {"min_tier", "qualifications", "min_approval_rate", "min_completed", "languages"}
 )
 QUALIFICATION_COMPARATORS = frozenset({"exists", "not_exists", "==", "!=", ">", ">=", "<", "<="})
-
-
-def format_cents(cents: int) -> str:
-    return f"${cents // 100:,}.{cents % 100:02d}"
 
 
 def _seconds_text(seconds: int) -> str:

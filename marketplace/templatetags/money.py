@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django import template
 
+from core.money import format_cents
+
 register = template.Library()
 
 
@@ -13,7 +15,4 @@ def cents(value: int | None) -> str:
     """``1234`` → ``$12.34``; ``-5`` → ``−$0.05``."""
     if value is None or value == "":
         return ""
-    value = int(value)
-    sign = "−" if value < 0 else ""
-    dollars, rest = divmod(abs(value), 100)
-    return f"{sign}${dollars:,}.{rest:02d}"
+    return format_cents(int(value))

@@ -4,7 +4,7 @@ from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from marketplace.errors import ApplicationError
+from core.errors import ApplicationError
 from marketplace.models import Role
 from marketplace.services import user_switch_role
 from tests.fixtures.users import PASSWORD, UserFactory, WorkerFactory

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from marketplace.errors import ApplicationError
+from core.errors import ApplicationError
 from marketplace.models import ApiKey, Batch
 from marketplace.services.api_keys import api_key_check, api_key_create, api_key_revoke
 from tests.fixtures.users import RequesterFactory, WorkerFactory

@@ -8,8 +8,8 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.errors import ApplicationError
 from marketplace import jobs, services
-from marketplace.errors import ApplicationError
 from marketplace.models import Batch, BatchEvent, Task
 from payouts import ledger
 from payouts.fees import platform_settings

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.db import IntegrityError, transaction
 
+from core.errors import ApplicationError
 from marketplace import builtin_templates, selectors, services
-from marketplace.errors import ApplicationError
 from marketplace.models import Project
 from payouts.fees import platform_settings
 from tests.fixtures.users import WorkerFactory

@@ -10,8 +10,8 @@ from django.db import connection
 from django.http import Http404
 from django.utils import timezone
 
+from core.errors import ApplicationError
 from marketplace import selectors, services
-from marketplace.errors import ApplicationError
 from marketplace.models import Task
 from tasks.models import Assignment
 from tests.fixtures.users import WorkerFactory

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from core.errors import ApplicationError
 from marketplace import builtin_templates, templating
-from marketplace.errors import ApplicationError
 from marketplace.models import TemplateKind
 
 BUILTINS = [k for k in TemplateKind.values if k != TemplateKind.CUSTOM]

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from django.db import connection
 
+from core.errors import ApplicationError
 from marketplace import services, uploads
-from marketplace.errors import ApplicationError
 from marketplace.models import Batch, BatchEvent, Task
 from marketplace.services import batches as batch_services
 from tests.marketplace.conftest import csv_bytes, fund, make_project, upload

@@ -142,8 +142,9 @@ def test_create_project_from_builtin(rclient, requester):
         ("0", "The reward must be at least $0.01."),
         ("0.00", "The reward must be at least $0.01."),
         ("-1", "The reward cannot be negative."),
-        ("abc", "The reward must be an amount in dollars, e.g. 0.15."),
-        ("0.001", "Use at most two decimals"),
+        ("abc", "“abc” is not an amount in dollars"),
+        ("0,05", "“0,05” uses a comma for cents: type 0.05"),
+        ("0.001", "has more than two decimals"),
         ("", "The reward is required."),
     ],
 )
@@ -226,7 +227,11 @@ def test_pricing_partial(rclient):
     bad = rclient.get(
         reverse("requester:pricing"), {"reward": "x", "estimated_seconds": "60"}
     ).content.decode()
-    assert "must be an amount in dollars" in bad
+    assert "is not an amount in dollars" in bad
+    comma = rclient.get(
+        reverse("requester:pricing"), {"reward": "0,05", "estimated_seconds": "60"}
+    ).content.decode()
+    assert "uses a comma for cents" in comma and "Meets" not in comma
 
 
 def test_placeholders_partial(rclient):

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from marketplace.errors import ApplicationError
+from core.errors import ApplicationError
 from payouts import funding, ledger
 from payouts.models import Deposit, LedgerTransaction, StripeEvent
 from payouts.stripe_sim.testing import WEBHOOK_SECRET

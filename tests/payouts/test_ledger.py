@@ -8,7 +8,7 @@ import pytest
 from django.core.paginator import Paginator
 from django.db import transaction
 
-from marketplace.errors import ApplicationError
+from core.errors import ApplicationError
 from marketplace.models import User
 from payouts import ledger
 from payouts.ledger import AlreadyReversed, IdempotencyConflict, InsufficientFunds, InvalidAmount
@@ -485,17 +485,6 @@ def test_balance_reads_the_database_not_the_instance(funded_requester):
     ledger.hold(key="hold-batch-1", user=funded_requester, batch_id=1, amount_cents=1)
     assert stale.balance_cents == 5000
     assert ledger.balance_cents(stale) == 4999
-
-
-def test_format_cents():
-    assert [ledger.format_cents(c) for c in (0, 1, 99, 100, 123456, -5000)] == [
-        "$0.00",
-        "$0.01",
-        "$0.99",
-        "$1.00",
-        "$1,234.56",
-        "-$50.00",
-    ]
 
 
 def test_worker_factory_user_can_hold_both_kinds(db):

@@ -2,7 +2,7 @@
 
 django-stubs types ``HttpRequest.user`` as ``User | AnonymousUser`` because a view
 cannot know whether someone logged in. A view behind ``@login_required`` (or a
-decorator built on it, e.g. ``requester_views.requester_required``) does know, and
+decorator built on it, e.g. ``marketplace.requester_views.requester_required``) does know, and
 says so by annotating its request as ``AuthenticatedHttpRequest``: then
 ``request.user`` is our ``User`` without a cast at every use. Nothing checks that
 annotation at runtime, so use it only where the decorator really guarantees it.

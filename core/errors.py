@@ -1,0 +1,31 @@
+"""The one error type for expected failures. Views turn it into a form error (on
+``field`` when it names one) or a 4xx in the API's error shape with its message; it
+never becomes a 500."""
+
+from __future__ import annotations
+
+
+class ApplicationError(Exception):
+    """An expected failure with a message for a person.
+
+    ``code`` is a specific machine-readable reason (``insufficient_funds``,
+    ``invalid_amount``…), ``field`` the input it is about when there is one (a form
+    field name, also used as the API's error key), ``status`` the HTTP status an API
+    answers with, ``extra`` further machine-readable detail.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "invalid",
+        field: str | None = None,
+        status: int = 400,
+        extra: dict | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.field = field
+        self.status = status
+        self.extra = extra or {}
