@@ -7,6 +7,7 @@ app_name = "payouts"
 urlpatterns = [
     path("funds/", views.add_funds, name="add_funds"),
     path("funds/return/", views.funds_return, name="funds_return"),
+    path("funds/<int:deposit_id>/cancel/", views.deposit_cancel, name="deposit_cancel"),
     path("statement/", views.statement, name="statement"),
     path("statement.csv", views.statement_csv, name="statement_csv"),
     path("stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
