@@ -7,91 +7,181 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('payouts', '0004_funding'),
+        ("payouts", "0004_funding"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DepositEvent',
+            name="DepositEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('old_status', models.CharField(blank=True, max_length=16)),
-                ('new_status', models.CharField(max_length=16)),
-                ('reason', models.TextField(blank=True)),
-                ('stripe_event_id', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("old_status", models.CharField(blank=True, max_length=16)),
+                ("new_status", models.CharField(max_length=16)),
+                ("reason", models.TextField(blank=True)),
+                ("stripe_event_id", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='StripeAlert',
+            name="StripeAlert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('session_unknown', 'Stripe does not know the session'), ('no_deposit', 'No deposit has this session'), ('owner_mismatch', 'Session belongs to another deposit or user'), ('not_paid', 'Event says paid, Stripe says not paid'), ('currency_mismatch', "Currency is not the platform's"), ('amount_differs', 'Stripe collected another amount than asked'), ('status_mismatch', "Event status differs from Stripe's")], max_length=32)),
-                ('stripe_event_id', models.CharField(blank=True, max_length=255)),
-                ('event_type', models.CharField(blank=True, max_length=100)),
-                ('session_id', models.CharField(blank=True, max_length=255)),
-                ('message', models.TextField()),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("session_unknown", "Stripe does not know the session"),
+                            ("no_deposit", "No deposit has this session"),
+                            ("owner_mismatch", "Session belongs to another deposit or user"),
+                            ("not_paid", "Event says paid, Stripe says not paid"),
+                            ("currency_mismatch", "Currency is not the platform's"),
+                            ("amount_differs", "Stripe collected another amount than asked"),
+                            ("status_mismatch", "Event status differs from Stripe's"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("stripe_event_id", models.CharField(blank=True, max_length=255)),
+                ("event_type", models.CharField(blank=True, max_length=100)),
+                ("session_id", models.CharField(blank=True, max_length=255)),
+                ("message", models.TextField()),
+                ("details", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.RemoveConstraint(
-            model_name='ledgeraccount',
-            name='ledger_account_only_clearing_negative',
+            model_name="ledgeraccount",
+            name="ledger_account_only_clearing_negative",
         ),
         migrations.RemoveConstraint(
-            model_name='ledgeraccount',
-            name='ledger_account_owner_matches_kind',
+            model_name="ledgeraccount",
+            name="ledger_account_owner_matches_kind",
         ),
         migrations.AddField(
-            model_name='deposit',
-            name='fee_cents',
-            field=models.BigIntegerField(blank=True, help_text="Stripe's processing fee on the payment (from its balance transaction).", null=True),
+            model_name="deposit",
+            name="fee_cents",
+            field=models.BigIntegerField(
+                blank=True,
+                help_text="Stripe's processing fee on the payment (from its balance transaction).",
+                null=True,
+            ),
         ),
         migrations.AlterField(
-            model_name='ledgeraccount',
-            name='kind',
-            field=models.CharField(choices=[('requester_available', 'Requester available'), ('batch_escrow', 'Batch escrow'), ('worker_available', 'Worker available'), ('platform_revenue', 'Platform revenue'), ('stripe_clearing', 'Stripe clearing'), ('stripe_fees', 'Stripe processing fees')], max_length=32),
+            model_name="ledgeraccount",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("requester_available", "Requester available"),
+                    ("batch_escrow", "Batch escrow"),
+                    ("worker_available", "Worker available"),
+                    ("platform_revenue", "Platform revenue"),
+                    ("stripe_clearing", "Stripe clearing"),
+                    ("stripe_fees", "Stripe processing fees"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='deposit',
-            constraint=models.CheckConstraint(condition=models.Q(('fee_cents__isnull', True), ('fee_cents__gte', 0), _connector='OR'), name='deposit_fee_not_negative'),
+            model_name="deposit",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("fee_cents__isnull", True), ("fee_cents__gte", 0), _connector="OR"
+                ),
+                name="deposit_fee_not_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgeraccount',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('allow_negative', True), ('kind__in', ['stripe_clearing', 'stripe_fees'])), models.Q(models.Q(('kind__in', ['stripe_clearing', 'stripe_fees']), _negated=True), ('allow_negative', False)), _connector='OR'), name='ledger_account_only_clearing_negative'),
+            model_name="ledgeraccount",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("allow_negative", True), ("kind__in", ["stripe_clearing", "stripe_fees"])
+                    ),
+                    models.Q(
+                        models.Q(("kind__in", ["stripe_clearing", "stripe_fees"]), _negated=True),
+                        ("allow_negative", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="ledger_account_only_clearing_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgeraccount',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind__in', ['requester_available', 'worker_available']), ('owner__isnull', False), ('ref', '')), models.Q(('kind', 'batch_escrow'), ('owner__isnull', True), ('ref__startswith', 'batch:')), models.Q(('kind__in', ['platform_revenue', 'stripe_clearing', 'stripe_fees']), ('owner__isnull', True), ('ref', '')), _connector='OR'), name='ledger_account_owner_matches_kind'),
+            model_name="ledgeraccount",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("kind__in", ["requester_available", "worker_available"]),
+                        ("owner__isnull", False),
+                        ("ref", ""),
+                    ),
+                    models.Q(
+                        ("kind", "batch_escrow"),
+                        ("owner__isnull", True),
+                        ("ref__startswith", "batch:"),
+                    ),
+                    models.Q(
+                        ("kind__in", ["platform_revenue", "stripe_clearing", "stripe_fees"]),
+                        ("owner__isnull", True),
+                        ("ref", ""),
+                    ),
+                    _connector="OR",
+                ),
+                name="ledger_account_owner_matches_kind",
+            ),
         ),
         migrations.AddField(
-            model_name='depositevent',
-            name='actor',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="depositevent",
+            name="actor",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='depositevent',
-            name='deposit',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='payouts.deposit'),
+            model_name="depositevent",
+            name="deposit",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="events",
+                to="payouts.deposit",
+            ),
         ),
         migrations.AddField(
-            model_name='stripealert',
-            name='deposit',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='alerts', to='payouts.deposit'),
+            model_name="stripealert",
+            name="deposit",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="alerts",
+                to="payouts.deposit",
+            ),
         ),
         migrations.AddIndex(
-            model_name='stripealert',
-            index=models.Index(fields=['-created_at'], name='stripe_alert_recent'),
+            model_name="stripealert",
+            index=models.Index(fields=["-created_at"], name="stripe_alert_recent"),
         ),
     ]
 
@@ -113,4 +203,6 @@ def _backfill_deposit_events(apps, schema_editor):
     )
 
 
-Migration.operations.append(migrations.RunPython(_backfill_deposit_events, migrations.RunPython.noop))
+Migration.operations.append(
+    migrations.RunPython(_backfill_deposit_events, migrations.RunPython.noop)
+)

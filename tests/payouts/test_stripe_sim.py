@@ -282,7 +282,9 @@ def test_checkout_paid_through_the_hosted_page(
     assert done.payment_intent is not None and done.payment_intent.startswith("pi_")
     assert done.customer_details is not None and done.customer_details.email == "payer@example.com"
     assert done.url is None
-    assert stripe_sim.available() == 1234
+    # Stripe's US card fee (2.9% + 30¢: 35.8¢ rounds to 36¢, + 30¢) is kept, and the
+    # rest is pending until the balance transaction's available_on.
+    assert (stripe_sim.available(), stripe_sim.pending()) == (0, 1234 - 66)
 
     [delivery] = stripe_sim.wait_for_deliveries(event_type="checkout.session.completed")
     assert delivery.attempt == 1 and delivery.status == 200
@@ -305,7 +307,7 @@ def test_checkout_paid_through_the_hosted_page(
 
     again = browse(session.url, {})
     assert again.status == 409
-    assert stripe_sim.available() == 1234
+    assert (stripe_sim.available(), stripe_sim.pending()) == (0, 1168)
 
 
 def test_checkout_cancel_redirects_and_leaves_the_session_open(
@@ -521,10 +523,16 @@ def test_idempotency_keys_are_scoped_per_api_key_and_account(
     connected = stripe_sim_client.v1.payouts.create(
         params=params, options={"idempotency_key": "same", "stripe_account": account}
     )
-    other_key = _client(stripe_sim, key="sk_test_other").v1.payouts.create(
-        params=params, options={"idempotency_key": "same"}
-    )
-    assert len({platform.id, connected.id, other_key.id}) == 3
+    with StripeSimulator(api_keys=[API_KEY, "sk_test_other"]) as two_accounts:
+        for key in (API_KEY, "sk_test_other"):
+            two_accounts.engines[key].fund(5000)
+        first = _client(two_accounts).v1.payouts.create(
+            params=params, options={"idempotency_key": "same"}
+        )
+        other_key = _client(two_accounts, key="sk_test_other").v1.payouts.create(
+            params=params, options={"idempotency_key": "same"}
+        )
+    assert len({platform.id, connected.id, first.id, other_key.id}) == 4
 
 
 def test_validation_errors_do_not_consume_the_key(
@@ -861,6 +869,16 @@ def test_connect_onboarding_transfer_and_payout(
 
     session = client.v1.checkout.sessions.create(params=_session_params(amount=5000))
     assert session.url is not None and browse(session.url, {}).status == 303
+    # $50.00 paid, Stripe's fee 2.9% + 30¢ = $1.75 kept; $48.25 is pending for 2 days,
+    # and a transfer may not use pending money, as on Stripe.
+    assert (stripe_sim.available(), stripe_sim.pending()) == (0, 4825)
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.transfers.create(
+            params={"amount": 4000, "currency": "usd", "destination": account.id}
+        )
+    assert refused.value.code == "balance_insufficient"
+    stripe_sim.advance_time(2 * 86400)
+    assert (stripe_sim.available(), stripe_sim.pending()) == (4825, 0)
     transfer = client.v1.transfers.create(
         params={
             "amount": 4000,
@@ -888,7 +906,7 @@ def test_connect_onboarding_transfer_and_payout(
 
     connected = client.v1.balance.retrieve(options={"stripe_account": account.id})
     assert connected.available[0].amount == 4000
-    assert client.v1.balance.retrieve().available[0].amount == 1000
+    assert client.v1.balance.retrieve().available[0].amount == 825
 
     payout = client.v1.payouts.create(
         params={"amount": 3000, "currency": "usd", "metadata": {"w": "1"}},
@@ -917,10 +935,11 @@ def test_connect_onboarding_transfer_and_payout(
     platform_events = client.v1.events.list()
     assert [e.type for e in platform_events.data] == [
         "transfer.created",
+        "balance.available",
         "checkout.session.completed",
     ]
 
-    stripe_sim.wait_for_deliveries(5)
+    stripe_sim.wait_for_deliveries(6)
     verified = [
         stripe.Webhook.construct_event(
             r.body.decode(), r.headers["Stripe-Signature"], WEBHOOK_SECRET
@@ -930,6 +949,7 @@ def test_connect_onboarding_transfer_and_payout(
     assert sorted(e.type for e in verified) == sorted(
         [
             "account.updated",
+            "balance.available",
             "checkout.session.completed",
             "transfer.created",
             "payout.created",
