@@ -175,7 +175,10 @@ def process_event(event: dict[str, Any] | stripe.Event) -> bool:
     event_id, event_type = data["id"], data["type"]
     claimed: dict[str, Any] = {}
     stripe_session: dict[str, Any] | None = None
-    if event_type in HANDLED_EVENTS:
+    # Connected accounts' events are recorded only (the withdrawal flow handles them);
+    # Checkout events of the platform itself move money.
+    handled = event_type in HANDLED_EVENTS and not data.get("account")
+    if handled:
         claimed = data.get("data", {}).get("object", {}) or {}
         # Asked before the transaction: no row lock is held while Stripe answers.
         stripe_session = _retrieve_session(str(claimed.get("id") or ""))
@@ -190,7 +193,7 @@ def process_event(event: dict[str, Any] | stripe.Event) -> bool:
                 )
         except IntegrityError:
             return False  # already applied: a duplicate or retried delivery
-        if event_type in HANDLED_EVENTS:
+        if handled:
             _apply_checkout_event(
                 event_id=event_id, event_type=event_type, claimed=claimed, session=stripe_session
             )

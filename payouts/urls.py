@@ -11,6 +11,7 @@ urlpatterns = [
     path("statement/", views.statement, name="statement"),
     path("statement.csv", views.statement_csv, name="statement_csv"),
     path("stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
+    path("stripe/connect-webhook/", views.stripe_connect_webhook, name="stripe_connect_webhook"),
     path("staff/money/", views.money_overview, name="money_overview"),
     path("staff/money/sync-events/", views.staff_sync_events, name="staff_sync_events"),
     path("staff/accounts/<int:account_id>/", views.staff_account, name="staff_account"),

@@ -188,16 +188,31 @@ def _csv_response(account: LedgerAccount, *, filename: str) -> StreamingHttpResp
     return response
 
 
+def _webhook(request: HttpRequest, *, connect: bool) -> HttpResponse:
+    signature = request.headers.get("Stripe-Signature", "")
+    try:
+        event = stripe_gateway.construct_event(request.body, signature, connect=connect)
+    except (ValueError, stripe.SignatureVerificationError):
+        return HttpResponseBadRequest("invalid payload or signature")
+    # A mismatch with Stripe's own records becomes a staff alert and still answers 200;
+    # only a failure to ask Stripe (or a crash) answers 500, so that Stripe retries.
+    funding.process_event(event)
+    return HttpResponse(status=200)
+
+
 @csrf_exempt  # Stripe cannot send our CSRF token; the signature on the raw body replaces it.
 @require_POST
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
-    signature = request.headers.get("Stripe-Signature", "")
-    try:
-        event = stripe_gateway.construct_event(request.body, signature)
-    except (ValueError, stripe.SignatureVerificationError):
-        return HttpResponseBadRequest("invalid payload or signature")
-    funding.process_event(event)
-    return HttpResponse(status=200)
+    """The account endpoint: the platform's own events (Checkout)."""
+    return _webhook(request, connect=False)
+
+
+@csrf_exempt  # as above
+@require_POST
+def stripe_connect_webhook(request: HttpRequest) -> HttpResponse:
+    """The Connect endpoint: events of connected accounts (``account.updated``,
+    ``payout.*``), signed with the Connect endpoint's own secret."""
+    return _webhook(request, connect=True)
 
 
 @staff_member_required
