@@ -1144,3 +1144,149 @@ def test_runs_as_a_process_and_prints_its_address(tmp_path: Path) -> None:
         process.terminate()
         process.wait(timeout=10)
     assert process.returncode == 0
+
+
+# ------------------------------------------------------------- strict as Stripe (issue 14)
+
+
+def test_unknown_or_mistyped_secret_key_is_401_and_each_key_is_one_account() -> None:
+    with StripeSimulator(api_keys=[API_KEY, "sk_test_second_account"]) as sim:
+        for bad in ("sk_test_fairtask_simulatoR", "sk_test_unknown_key_1234"):
+            status, _, body = _raw(
+                sim, "GET", "/v1/balance", headers={"Authorization": f"Bearer {bad}"}
+            )
+            assert status == 401
+            assert body["error"]["type"] == "invalid_request_error"
+            assert body["error"]["message"] == (
+                f"Invalid API Key provided: {bad[:8]}{'*' * (len(bad) - 12)}{bad[-4:]}"
+            )
+            with pytest.raises(stripe.AuthenticationError):
+                _client(sim, key=bad).v1.checkout.sessions.create(params=_session_params())
+        assert sim.objects("checkout.session") == []
+
+        first, second = _client(sim), _client(sim, key="sk_test_second_account")
+        session = first.v1.checkout.sessions.create(params=_session_params())
+        with pytest.raises(stripe.InvalidRequestError) as info:
+            second.v1.checkout.sessions.retrieve(session.id)
+        assert info.value.http_status == 404  # another account's object
+        assert [s.id for s in first.v1.checkout.sessions.list().data] == [session.id]
+        assert second.v1.checkout.sessions.list().data == []
+
+
+def test_webhook_endpoints_crud_and_connect_routing(stripe_sim: StripeSimulator) -> None:
+    client = _client(stripe_sim)
+    platform_receiver, connect_receiver = WebhookReceiver().start(), WebhookReceiver().start()
+    try:
+        platform = client.v1.webhook_endpoints.create(
+            params={"url": platform_receiver.url, "enabled_events": ["*"]}
+        )
+        connect = client.v1.webhook_endpoints.create(
+            params={"url": connect_receiver.url, "enabled_events": ["*"], "connect": True}
+        )
+        assert platform.secret and connect.secret and platform.secret != connect.secret
+        assert "secret" not in client.v1.webhook_endpoints.retrieve(platform.id)  # shown once
+        assert {e.id for e in client.v1.webhook_endpoints.list().data} == {
+            platform.id,
+            connect.id,
+        }
+        with pytest.raises(stripe.InvalidRequestError):
+            client.v1.webhook_endpoints.create(params={"url": platform_receiver.url})
+
+        account = _onboarded_account(stripe_sim, client)  # account.updated: connected
+        session = client.v1.checkout.sessions.create(params=_session_params())
+        stripe_sim.complete_checkout(session.id)  # checkout.session.completed: platform
+        stripe_sim.wait_for_deliveries(2)
+        stripe_sim.wait_for_webhooks()
+
+        [to_platform] = platform_receiver.received
+        [to_connect] = connect_receiver.received
+        event = stripe.Webhook.construct_event(
+            to_platform.body.decode(), to_platform.headers["Stripe-Signature"], platform.secret
+        )
+        assert event.type == "checkout.session.completed"
+        connected = stripe.Webhook.construct_event(
+            to_connect.body.decode(), to_connect.headers["Stripe-Signature"], connect.secret
+        )
+        assert (connected.type, connected.account) == ("account.updated", account)
+        with pytest.raises(stripe.SignatureVerificationError):
+            stripe.Webhook.construct_event(
+                to_connect.body.decode(), to_connect.headers["Stripe-Signature"], platform.secret
+            )
+
+        deleted = client.v1.webhook_endpoints.delete(platform.id)
+        assert (deleted.id, deleted.deleted) == (platform.id, True)
+        with pytest.raises(stripe.InvalidRequestError):
+            client.v1.webhook_endpoints.retrieve(platform.id)
+        other = client.v1.checkout.sessions.create(params=_session_params())
+        stripe_sim.complete_checkout(other.id)
+        stripe_sim.wait_for_webhooks()
+        assert len(platform_receiver.received) == 1  # no endpoint listens any more
+        assert (
+            client.v1.events.retrieve(
+                stripe_sim.events("checkout.session.completed")[-1]["id"]
+            ).pending_webhooks
+            == 0
+        )
+    finally:
+        platform_receiver.stop()
+        connect_receiver.stop()
+
+
+def test_pending_funds_become_available_on_their_date(stripe_sim: StripeSimulator) -> None:
+    client = _client(stripe_sim)
+    session = client.v1.checkout.sessions.create(params=_session_params(amount=10_000))
+    stripe_sim.complete_checkout(session.id)
+    paid = client.v1.checkout.sessions.retrieve(
+        session.id, params={"expand": ["payment_intent.latest_charge.balance_transaction"]}
+    )
+    bt = paid.payment_intent.latest_charge.balance_transaction
+    # $100.00: 2.9% = $2.90, + 30¢ = $3.20 kept by Stripe.
+    assert (bt.amount, bt.fee, bt.net, bt.status) == (10_000, 320, 9_680, "pending")
+    assert bt.fee_details[0].type == "stripe_fee"
+    assert bt.available_on == bt.created + 2 * 86400
+    balance = client.v1.balance.retrieve()
+    assert (balance.available[0].amount, balance.pending[0].amount) == (0, 9_680)
+
+    stripe_sim.advance_time(2 * 86400 - 60)
+    assert stripe_sim.pending() == 9_680  # not yet
+    stripe_sim.advance_time(60)
+    assert (stripe_sim.available(), stripe_sim.pending()) == (9_680, 0)
+    assert client.v1.balance_transactions.retrieve(bt.id).status == "available"
+    assert [e["type"] for e in stripe_sim.events()][-1] == "balance.available"
+
+
+def test_no_fee_and_no_delay_when_configured() -> None:
+    with StripeSimulator(card_fee_bp=0, card_fee_fixed=0, available_delay=0) as sim:
+        session = _client(sim).v1.checkout.sessions.create(params=_session_params(amount=1234))
+        sim.complete_checkout(session.id)
+        assert (sim.available(), sim.pending()) == (1234, 0)
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "sim" / "state.json"
+    with StripeSimulator(state_path=state) as sim:
+        client = _client(sim)
+        session = client.v1.checkout.sessions.create(
+            params=_session_params(amount=2000), options={"idempotency_key": "checkout-1"}
+        )
+        sim.complete_checkout(session.id)
+        account = _onboarded_account(sim, client)
+        endpoint = client.v1.webhook_endpoints.create(
+            params={"url": "http://127.0.0.1:9/none", "enabled_events": ["payout.paid"]}
+        )
+        before = (sim.balance(), len(sim.events()))
+    assert state.exists()
+
+    with StripeSimulator(state_path=state) as again:
+        client = _client(again)
+        assert client.v1.checkout.sessions.retrieve(session.id).payment_status == "paid"
+        assert client.v1.accounts.retrieve(account).payouts_enabled is True
+        assert [e.id for e in client.v1.webhook_endpoints.list().data] == [endpoint.id]
+        assert (again.balance(), len(again.events())) == before
+        # The idempotency key still replays the first response.
+        replay = client.v1.checkout.sessions.create(
+            params=_session_params(amount=2000), options={"idempotency_key": "checkout-1"}
+        )
+        assert replay.id == session.id
+        again.advance_time(2 * 86400)
+        assert again.available() == 2000 - 88
