@@ -20,7 +20,7 @@ staff and answered 2xx (so Stripe stops retrying); nothing is credited for it.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 import stripe
 from django.conf import settings
@@ -215,22 +215,26 @@ def _retrieve_session(session_id: str) -> dict[str, Any] | None:
     return session.to_dict()
 
 
+class _Where(NamedTuple):
+    event_id: str
+    event_type: str
+    session_id: str
+
+
 def _alert(
     kind: str,
     message: str,
+    where: _Where,
     *,
-    event_id: str,
-    event_type: str,
-    session_id: str,
     deposit: Deposit | None = None,
     details: dict[str, Any] | None = None,
 ) -> StripeAlert:
-    logger.error("Stripe alert %s (event %s): %s", kind, event_id, message)
+    logger.error("Stripe alert %s (event %s): %s", kind, where.event_id, message)
     return StripeAlert.objects.create(
         kind=kind,
-        stripe_event_id=event_id,
-        event_type=event_type,
-        session_id=session_id[:255],
+        stripe_event_id=where.event_id,
+        event_type=where.event_type,
+        session_id=where.session_id[:255],
         deposit=deposit,
         message=message,
         details=details or {},
@@ -262,12 +266,12 @@ def _apply_checkout_event(
     *, event_id: str, event_type: str, claimed: dict[str, Any], session: dict[str, Any] | None
 ) -> None:
     claimed_id = str(claimed.get("id") or "")
-    where = {"event_id": event_id, "event_type": event_type, "session_id": claimed_id}
+    where = _Where(event_id, event_type, claimed_id)
     if session is None:
         _alert(
             StripeAlert.Kind.SESSION_UNKNOWN,
             f"Stripe has no Checkout Session {claimed_id!r}; nothing credited.",
-            **where,
+            where,
         )
         return
     deposit = _deposit_for(session)
@@ -275,7 +279,7 @@ def _apply_checkout_event(
         _alert(
             StripeAlert.Kind.NO_DEPOSIT,
             f"No deposit has Checkout Session {session['id']}; nothing credited.",
-            **where,
+            where,
             details={"client_reference_id": session.get("client_reference_id")},
         )
         return
@@ -288,7 +292,7 @@ def _apply_checkout_event(
             f"Checkout Session {session['id']} names deposit "
             f"{session.get('client_reference_id')!r} of user {metadata.get('user_id')!r}, "
             f"but it is stored on deposit {deposit.pk} of user {deposit.user_id}; nothing credited.",
-            **where,
+            where,
             deposit=deposit,
         )
         return
@@ -315,7 +319,7 @@ def _apply_checkout_event(
                 f"The event says Checkout Session {session['id']} was paid; Stripe says "
                 f"status={session.get('status')}, payment_status={session.get('payment_status')}. "
                 "Nothing credited.",
-                **where,
+                where,
                 deposit=deposit,
             )
         return  # completed but paid later (async methods): async_payment_succeeded follows
@@ -326,7 +330,7 @@ def _apply_checkout_event(
             StripeAlert.Kind.CURRENCY_MISMATCH,
             f"Checkout Session {session['id']} was paid in {currency.upper() or '?'}, not "
             f"{settings.STRIPE_CURRENCY.upper()}; nothing credited.",
-            **where,
+            where,
             deposit=deposit,
             details={"amount_total": session.get("amount_total"), "currency": currency},
         )
@@ -346,7 +350,7 @@ def _apply_checkout_event(
             StripeAlert.Kind.AMOUNT_DIFFERS,
             f"Deposit {deposit.pk} asked {format_cents(deposit.amount_cents)}, Stripe collected "
             f"{format_cents(amount)}; credited what Stripe collected.",
-            **where,
+            where,
             deposit=deposit,
         )
     txn = ledger.deposit(

@@ -194,7 +194,7 @@ def stripe_fees_account() -> LedgerAccount:
 def find_account(*, kind: str, owner: AbstractBaseUser) -> LedgerAccount | None:
     """A user's account of ``kind`` if it exists; never creates one (for read paths:
     a GET must not write)."""
-    return LedgerAccount.objects.filter(kind=kind, owner=owner, ref="").first()
+    return LedgerAccount.objects.filter(kind=kind, owner_id=_saved_user(owner).pk, ref="").first()
 
 
 def _saved_user(user: AbstractBaseUser | None) -> AbstractBaseUser:

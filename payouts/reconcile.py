@@ -202,12 +202,12 @@ def _compare(
 
 
 def _compare_clearing() -> list[Difference]:
-    balance = stripe_gateway.client().v1.balance.retrieve()
+    balance: dict[str, Any] = stripe_gateway.client().v1.balance.retrieve().to_dict()
     currency = settings.STRIPE_CURRENCY
     at_stripe = sum(
-        int(part.amount)
-        for part in [*balance.available, *balance.pending]
-        if part.currency == currency
+        int(part["amount"])
+        for part in [*balance["available"], *balance["pending"]]
+        if part["currency"] == currency
     )
     clearing = (
         LedgerAccount.objects.filter(kind=Kind.STRIPE_CLEARING)

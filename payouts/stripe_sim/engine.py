@@ -280,7 +280,13 @@ class Engine:
             self._emit("balance.available", self._balance_obj(owner), owner, Ctx(owner))
 
     def _charge_funds(
-        self, *, owner: str | None, amount: int, currency: str, source: str, description: str
+        self,
+        *,
+        owner: str | None,
+        amount: int,
+        currency: str,
+        source: str,
+        description: str | None,
     ) -> JSON:
         """Book a successful card payment: a balance transaction with Stripe's fee, whose
         net lands in ``pending`` until ``available_on`` (or at once with no delay)."""
