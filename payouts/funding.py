@@ -178,6 +178,8 @@ def process_event(event: dict[str, Any] | stripe.Event) -> bool:
     # Connected accounts' events are recorded only (the withdrawal flow handles them);
     # Checkout events of the platform itself move money.
     handled = event_type in HANDLED_EVENTS and not data.get("account")
+    if StripeEvent.objects.filter(event_id=event_id).exists():
+        return False  # seen before: no need to ask Stripe (the insert below is the real guard)
     if handled:
         claimed = data.get("data", {}).get("object", {}) or {}
         # Asked before the transaction: no row lock is held while Stripe answers.
