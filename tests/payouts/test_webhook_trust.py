@@ -257,6 +257,21 @@ def test_a_session_with_no_deposit_is_an_alert(client, sim):
     assert StripeAlert.objects.get().kind == StripeAlert.Kind.NO_DEPOSIT
 
 
+@pytest.mark.django_db
+def test_stripes_amount_is_credited_when_it_differs_and_staff_are_told(client, sim):
+    requester = RequesterFactory()
+    deposit = _start(requester, 1000)
+    Deposit.objects.filter(pk=deposit.pk).update(amount_cents=999)  # our row drifted
+    sim.complete_checkout(deposit.checkout_session_id)
+    assert _deliver(client, _completed_event(sim, deposit.checkout_session_id)).status_code == 200
+    assert _balance(requester) == 1000  # what Stripe collected
+    alert = StripeAlert.objects.get()
+    assert alert.kind == StripeAlert.Kind.AMOUNT_DIFFERS
+    assert alert.message == (
+        f"Deposit {deposit.pk} asked $9.99, Stripe collected $10.00; credited what Stripe collected."
+    )
+
+
 # --- The fee, and pending funds ---------------------------------------------------------
 
 
@@ -540,3 +555,28 @@ def test_simulator_delivers_to_both_of_our_endpoints(live_server, sim):
     }
     assert _balance(requester) == 2500
     assert StripeEvent.objects.filter(type="account.updated").count() == 1
+
+
+@pytest.mark.django_db
+def test_staff_read_deposits_and_alerts_in_the_admin_but_cannot_change_them(client, sim):
+    from allauth.mfa.models import Authenticator
+
+    requester = RequesterFactory()
+    deposit = _start(requester, 1000)
+    _deliver(client, _forged_completed(sim.get(deposit.checkout_session_id), payment_status="paid"))
+    alert = StripeAlert.objects.get()
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    Authenticator.objects.create(user=admin, type=Authenticator.Type.TOTP, data={"secret": "x"})
+    client.force_login(admin)
+    for name, obj in (("deposit", deposit), ("stripealert", alert)):
+        assert client.get(reverse(f"admin:payouts_{name}_changelist")).status_code == 200
+        page = client.get(reverse(f"admin:payouts_{name}_change", args=[obj.pk]))
+        assert page.status_code == 200
+        assert (
+            client.post(reverse(f"admin:payouts_{name}_change", args=[obj.pk]), {}).status_code
+            == 403
+        )
+    assert (
+        b"top-up started"
+        in client.get(reverse("admin:payouts_deposit_change", args=[deposit.pk])).content
+    )
