@@ -7,6 +7,7 @@ Start one per test (port 0 picks a free port) or one per development session
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -156,16 +157,22 @@ class StripeSimulator:
         """Write the whole state atomically (temp file + rename), if a path is set."""
         if self.state_path is None:
             return
-        with self._save_lock:
-            state = {
-                "version": 1,
-                "accounts": {key: engine.to_state() for key, engine in self.engines.items()},
-                "configured": self._configured,
-                "idempotency": self.idempotency.to_state(),
-            }
+        with self._save_lock, contextlib.ExitStack() as held:
+            # Serialise under every account's lock: a request thread may be changing
+            # the very dicts being written.
+            for engine in self.engines.values():
+                held.enter_context(engine.lock)
+            text = json.dumps(
+                {
+                    "version": 1,
+                    "accounts": {key: engine.to_state() for key, engine in self.engines.items()},
+                    "configured": self._configured,
+                    "idempotency": self.idempotency.to_state(),
+                }
+            )
             self.state_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.state_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(state))
+            tmp.write_text(text)
             os.replace(tmp, self.state_path)
 
     def _load(self) -> None:
