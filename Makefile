@@ -71,6 +71,7 @@ lock:
 bench: $(STAMP)
 	$(PY) bench/upload.py --rows 100000
 
+# The simulator's state goes with the database: Stripe's records and ours must agree.
 clean-db:
 	-$(PY) -m marketplace.embedded_db stop
-	rm -rf var/pg
+	rm -rf var/pg var/stripe-sim

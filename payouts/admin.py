@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from payouts.models import LedgerAccount, LedgerEntry, LedgerTransaction, PlatformSettings
+from payouts.models import (
+    Deposit,
+    DepositEvent,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    PlatformSettings,
+    StripeAlert,
+)
 
 
 @admin.register(PlatformSettings)
@@ -110,3 +118,36 @@ class LedgerEntryAdmin(ReadOnlyLedgerAdmin):
     search_fields = ("transaction__idempotency_key", "account__owner__email", "account__ref")
     list_select_related = ("transaction", "account", "account__owner")
     readonly_fields = ("transaction", "account", "amount_cents", "created_at")
+
+
+class DepositEventInline(admin.TabularInline):
+    model = DepositEvent
+    fields = ("created_at", "old_status", "new_status", "actor", "reason", "stripe_event_id")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Deposit)
+class DepositAdmin(ReadOnlyLedgerAdmin):
+    """Deposits move only through ``funding.deposit_transition``: read-only here, with
+    their status history."""
+
+    list_display = ("pk", "user", "amount_cents", "fee_cents", "currency", "status", "created_at")
+    list_filter = ("status",)
+    search_fields = ("user__email", "checkout_session_id")
+    readonly_fields = ("checkout_url",)  # no URL form field is built for a read-only view
+    inlines = [DepositEventInline]
+
+
+@admin.register(StripeAlert)
+class StripeAlertAdmin(ReadOnlyLedgerAdmin):
+    list_display = ("created_at", "kind", "message", "stripe_event_id", "deposit")
+    list_filter = ("kind",)
+    search_fields = ("stripe_event_id", "session_id", "message")

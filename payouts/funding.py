@@ -6,12 +6,21 @@ sessions) and returns the hosted page's URL. The requester pays on Stripe's page
 ``checkout.session.completed`` event, verified and recorded once, credits the ledger
 (``deposit-<session id>``) in the same database transaction. Returning to our success
 page before the event arrives shows "processing", never a guessed balance.
+
+The webhook trusts only Stripe. A valid signature proves the event came from whoever
+holds the signing secret, which is not enough once the secret leaks or a bug signs the
+wrong thing. So the event is only a hint: the Checkout Session is retrieved from
+Stripe, and what is credited is what Stripe says, to the deposit whose *stored*
+session id is the session's, owned by the user Stripe's copy names, in the platform's
+currency, for the amount Stripe collected, with the processing fee Stripe's balance
+transaction shows. Anything that does not match is recorded as a ``StripeAlert`` for
+staff and answered 2xx (so Stripe stops retrying); nothing is credited for it.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 import stripe
 from django.conf import settings
@@ -22,9 +31,19 @@ from django.utils import timezone
 from core.errors import ApplicationError
 from core.money import format_cents
 from payouts import fees, ledger, stripe_gateway
-from payouts.models import Deposit, StripeEvent
+from payouts.models import (
+    DEPOSIT_TRANSITIONS,
+    Deposit,
+    DepositEvent,
+    StripeAlert,
+    StripeEvent,
+)
 
 logger = logging.getLogger(__name__)
+
+# Retrieving the session expands down to the payment's balance transaction, where
+# Stripe states its fee and when the money becomes available (4 levels: Stripe's limit).
+SESSION_EXPAND = ["payment_intent.latest_charge.balance_transaction"]
 
 HANDLED_EVENTS = {
     "checkout.session.completed",
@@ -52,6 +71,42 @@ def validate_topup_amount(amount_cents: int) -> int:
     return amount_cents
 
 
+def deposit_transition(
+    *,
+    deposit: Deposit,
+    to: str,
+    actor=None,
+    reason: str = "",
+    stripe_event_id: str = "",
+    update_fields: tuple[str, ...] = (),
+) -> DepositEvent:
+    """Move ``deposit`` to status ``to`` and record a ``DepositEvent`` (old, new, actor,
+    reason, the Stripe event behind it). Saves ``status`` and ``update_fields`` in one
+    UPDATE. The caller holds the deposit row lock inside ``transaction.atomic``. Raises
+    ApplicationError (``illegal_transition``, 409) for a move not in
+    ``DEPOSIT_TRANSITIONS``."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("deposit_transition must run inside transaction.atomic")
+    old = deposit.status
+    if to not in DEPOSIT_TRANSITIONS[old]:
+        raise ApplicationError(
+            f"This top-up is {deposit.get_status_display().lower()} and cannot become {to}.",
+            code="illegal_transition",
+            status=409,
+            extra={"status": old, "requested": to},
+        )
+    deposit.status = to
+    deposit.save(update_fields=["status", *update_fields])
+    return DepositEvent.objects.create(
+        deposit=deposit,
+        old_status=old,
+        new_status=to,
+        actor=actor,
+        reason=reason,
+        stripe_event_id=stripe_event_id,
+    )
+
+
 def deposit_start(*, user, amount_cents: int, site_url: str) -> Deposit:
     """Create a pending deposit and its Checkout Session; returns the deposit with
     ``checkout_url`` set.
@@ -62,9 +117,13 @@ def deposit_start(*, user, amount_cents: int, site_url: str) -> Deposit:
     if not user.is_requester:
         raise ApplicationError("Only requesters can add funds.", code="not_requester", status=403)
     validate_topup_amount(amount_cents)
-    deposit = Deposit.objects.create(
-        user=user, amount_cents=amount_cents, currency=settings.STRIPE_CURRENCY
-    )
+    with transaction.atomic():
+        deposit = Deposit.objects.create(
+            user=user, amount_cents=amount_cents, currency=settings.STRIPE_CURRENCY
+        )
+        DepositEvent.objects.create(
+            deposit=deposit, new_status=deposit.status, actor=user, reason="top-up started"
+        )
     return_url = site_url.rstrip("/") + reverse("payouts:funds_return")
     try:
         session = stripe_gateway.client().v1.checkout.sessions.create(
@@ -105,12 +164,26 @@ def deposit_start(*, user, amount_cents: int, site_url: str) -> Deposit:
 def process_event(event: dict[str, Any] | stripe.Event) -> bool:
     """Apply one verified Stripe event exactly once. Returns False for a duplicate.
 
-    The event row (unique ``event_id``) and its effects commit together: a crash in
-    between leaves neither, so Stripe's retry applies it then. Locks: the Deposit row
+    The event row (unique ``event_id``) and its effects (a credit, a status move, or an
+    alert) commit together: a crash in between leaves neither, so Stripe's retry
+    applies it then. Checkout events are checked against Stripe (see the module
+    docstring); a Stripe error other than "no such session" propagates, so the webhook
+    answers 500 and Stripe retries later. Locks: the Deposit row
     (``select_for_update``) and, through the ledger, the accounts.
     """
     data = event if isinstance(event, dict) else event.to_dict()
     event_id, event_type = data["id"], data["type"]
+    claimed: dict[str, Any] = {}
+    stripe_session: dict[str, Any] | None = None
+    # Connected accounts' events are recorded only (the withdrawal flow handles them);
+    # Checkout events of the platform itself move money.
+    handled = event_type in HANDLED_EVENTS and not data.get("account")
+    if StripeEvent.objects.filter(event_id=event_id).exists():
+        return False  # seen before: no need to ask Stripe (the insert below is the real guard)
+    if handled:
+        claimed = data.get("data", {}).get("object", {}) or {}
+        # Asked before the transaction: no row lock is held while Stripe answers.
+        stripe_session = _retrieve_session(str(claimed.get("id") or ""))
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -122,74 +195,191 @@ def process_event(event: dict[str, Any] | stripe.Event) -> bool:
                 )
         except IntegrityError:
             return False  # already applied: a duplicate or retried delivery
-        if event_type in HANDLED_EVENTS:
-            _apply_checkout_event(event_type, data["data"]["object"])
+        if handled:
+            _apply_checkout_event(
+                event_id=event_id, event_type=event_type, claimed=claimed, session=stripe_session
+            )
     return True
 
 
-def _deposit_for_session(session: dict[str, Any]) -> Deposit | None:
-    deposit_id = (session.get("metadata") or {}).get("deposit_id") or session.get(
-        "client_reference_id"
+def _retrieve_session(session_id: str) -> dict[str, Any] | None:
+    """Stripe's own copy of the session (None if Stripe does not know it)."""
+    if not session_id:
+        return None
+    try:
+        session = stripe_gateway.client().v1.checkout.sessions.retrieve(
+            session_id, params={"expand": SESSION_EXPAND}
+        )
+    except stripe.InvalidRequestError as exc:
+        if exc.code == "resource_missing" or exc.http_status == 404:
+            return None
+        raise
+    return session.to_dict()
+
+
+class _Where(NamedTuple):
+    event_id: str
+    event_type: str
+    session_id: str
+
+
+def _alert(
+    kind: str,
+    message: str,
+    where: _Where,
+    *,
+    deposit: Deposit | None = None,
+    details: dict[str, Any] | None = None,
+) -> StripeAlert:
+    logger.error("Stripe alert %s (event %s): %s", kind, where.event_id, message)
+    return StripeAlert.objects.create(
+        kind=kind,
+        stripe_event_id=where.event_id,
+        event_type=where.event_type,
+        session_id=where.session_id[:255],
+        deposit=deposit,
+        message=message,
+        details=details or {},
     )
+
+
+def _deposit_for(session: dict[str, Any]) -> Deposit | None:
+    """The deposit whose stored session id is this session's; or, when the event beat
+    ``deposit_start`` to storing the id, the deposit Stripe's own copy names
+    (``client_reference_id``, set by us with our key) that has no session yet."""
     query = Deposit.objects.select_for_update()
-    # By our own id first: the event can arrive before we stored the session id.
-    if deposit_id and str(deposit_id).isdigit():
-        deposit = query.filter(pk=int(deposit_id)).first()
-        if deposit is not None:
-            return deposit
-    return query.filter(checkout_session_id=session["id"]).first()
+    deposit = query.filter(checkout_session_id=session["id"]).first()
+    if deposit is not None:
+        return deposit
+    reference = str(session.get("client_reference_id") or "")
+    if reference.isdigit():
+        return query.filter(pk=int(reference), checkout_session_id=None).first()
+    return None
 
 
-def _apply_checkout_event(event_type: str, session: dict[str, Any]) -> None:
-    deposit = _deposit_for_session(session)
+def _balance_transaction(session: dict[str, Any]) -> dict[str, Any] | None:
+    intent = session.get("payment_intent")
+    charge = intent.get("latest_charge") if isinstance(intent, dict) else None
+    bt = charge.get("balance_transaction") if isinstance(charge, dict) else None
+    return bt if isinstance(bt, dict) else None
+
+
+def _apply_checkout_event(
+    *, event_id: str, event_type: str, claimed: dict[str, Any], session: dict[str, Any] | None
+) -> None:
+    claimed_id = str(claimed.get("id") or "")
+    where = _Where(event_id, event_type, claimed_id)
+    if session is None:
+        _alert(
+            StripeAlert.Kind.SESSION_UNKNOWN,
+            f"Stripe has no Checkout Session {claimed_id!r}; nothing credited.",
+            where,
+        )
+        return
+    deposit = _deposit_for(session)
     if deposit is None:
-        logger.error("Stripe checkout session %s matches no deposit", session.get("id"))
+        _alert(
+            StripeAlert.Kind.NO_DEPOSIT,
+            f"No deposit has Checkout Session {session['id']}; nothing credited.",
+            where,
+            details={"client_reference_id": session.get("client_reference_id")},
+        )
+        return
+    metadata = session.get("metadata") or {}
+    if str(session.get("client_reference_id") or "") != str(deposit.pk) or str(
+        metadata.get("user_id") or ""
+    ) != str(deposit.user_id):
+        _alert(
+            StripeAlert.Kind.OWNER_MISMATCH,
+            f"Checkout Session {session['id']} names deposit "
+            f"{session.get('client_reference_id')!r} of user {metadata.get('user_id')!r}, "
+            f"but it is stored on deposit {deposit.pk} of user {deposit.user_id}; nothing credited.",
+            where,
+            deposit=deposit,
+        )
         return
     if deposit.checkout_session_id is None:
         deposit.checkout_session_id = session["id"]
+        deposit.save(update_fields=["checkout_session_id"])
     if deposit.status == Deposit.Status.COMPLETED:
         return  # a later 'expired' or a replayed 'completed' changes nothing once paid
-    if event_type == "checkout.session.expired":
-        deposit.status = Deposit.Status.EXPIRED
-        deposit.save(update_fields=["status", "checkout_session_id"])
-        return
-    if session.get("payment_status") not in ("paid", "no_payment_required"):
-        deposit.save(update_fields=["checkout_session_id"])
+
+    paid = session.get("status") == "complete" and session.get("payment_status") == "paid"
+    if not paid:
+        if session.get("status") == "expired":
+            if deposit.status == Deposit.Status.PENDING:
+                deposit_transition(
+                    deposit=deposit,
+                    to=Deposit.Status.EXPIRED,
+                    reason="Stripe expired the Checkout Session",
+                    stripe_event_id=event_id,
+                )
+            return
+        if claimed.get("payment_status") == "paid" or event_type.endswith("succeeded"):
+            _alert(
+                StripeAlert.Kind.NOT_PAID,
+                f"The event says Checkout Session {session['id']} was paid; Stripe says "
+                f"status={session.get('status')}, payment_status={session.get('payment_status')}. "
+                "Nothing credited.",
+                where,
+                deposit=deposit,
+            )
         return  # completed but paid later (async methods): async_payment_succeeded follows
-    amount = int(session.get("amount_total") or 0)
-    if amount <= 0:
-        logger.error("checkout session %s completed with amount %s", session["id"], amount)
+
+    currency = str(session.get("currency") or "")
+    if currency != settings.STRIPE_CURRENCY or deposit.currency != settings.STRIPE_CURRENCY:
+        _alert(
+            StripeAlert.Kind.CURRENCY_MISMATCH,
+            f"Checkout Session {session['id']} was paid in {currency.upper() or '?'}, not "
+            f"{settings.STRIPE_CURRENCY.upper()}; nothing credited.",
+            where,
+            deposit=deposit,
+            details={"amount_total": session.get("amount_total"), "currency": currency},
+        )
         return
+    amount = int(session.get("amount_total") or 0)
+    bt = _balance_transaction(session)
+    if amount <= 0 or bt is None or bt.get("currency") != settings.STRIPE_CURRENCY:
+        # Stripe states the fee on the payment's balance transaction; without it we cannot
+        # book what Stripe holds. Raise: the webhook answers 500 and Stripe retries.
+        raise RuntimeError(
+            f"Checkout Session {session['id']}: paid but no {settings.STRIPE_CURRENCY} "
+            f"balance transaction (amount {amount})"
+        )
+    fee = int(bt.get("fee") or 0)
     if amount != deposit.amount_cents:
-        # Credit what Stripe actually collected; the difference is visible on the deposit.
-        logger.warning(
-            "deposit %s: asked %s¢, Stripe collected %s¢", deposit.pk, deposit.amount_cents, amount
+        _alert(
+            StripeAlert.Kind.AMOUNT_DIFFERS,
+            f"Deposit {deposit.pk} asked {format_cents(deposit.amount_cents)}, Stripe collected "
+            f"{format_cents(amount)}; credited what Stripe collected.",
+            where,
+            deposit=deposit,
         )
     txn = ledger.deposit(
         key=f"deposit-{session['id']}",
         user=deposit.user,
         amount_cents=amount,
+        fee_cents=fee,
         external_ref=session["id"],
         memo="Top-up via Stripe Checkout",
     )
-    deposit.status = Deposit.Status.COMPLETED
     deposit.credited_cents = amount
+    deposit.fee_cents = fee
     deposit.ledger_transaction = txn
     deposit.completed_at = timezone.now()
-    deposit.save(
-        update_fields=[
-            "status",
-            "credited_cents",
-            "ledger_transaction",
-            "completed_at",
-            "checkout_session_id",
-        ]
+    deposit_transition(
+        deposit=deposit,
+        to=Deposit.Status.COMPLETED,
+        reason=f"Stripe: paid {format_cents(amount)}, processing fee {format_cents(fee)}",
+        stripe_event_id=event_id,
+        update_fields=("credited_cents", "fee_cents", "ledger_transaction", "completed_at"),
     )
 
 
 def deposit_cancel(*, user, deposit_id: int) -> Deposit | None:
-    """The requester came back from Checkout with "cancel": expire the session so it can
-    no longer be paid, and mark the deposit cancelled (unless it was paid meanwhile)."""
+    """The requester gave up on a pending top-up (a POST from the return page): expire
+    the session at Stripe so it can no longer be paid, then mark the deposit cancelled
+    (unless it was paid meanwhile). Returns None if it is not this user's deposit."""
     deposit = Deposit.objects.filter(pk=deposit_id, user=user).first()
     if deposit is None or deposit.status != Deposit.Status.PENDING:
         return deposit
@@ -203,8 +393,12 @@ def deposit_cancel(*, user, deposit_id: int) -> Deposit | None:
     with transaction.atomic():
         locked = Deposit.objects.select_for_update().get(pk=deposit.pk)
         if locked.status == Deposit.Status.PENDING:
-            locked.status = Deposit.Status.CANCELLED
-            locked.save(update_fields=["status"])
+            deposit_transition(
+                deposit=locked,
+                to=Deposit.Status.CANCELLED,
+                actor=user,
+                reason="cancelled by the requester",
+            )
     deposit.refresh_from_db()
     return deposit
 

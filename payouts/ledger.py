@@ -104,6 +104,7 @@ def _describe(account: LedgerAccount) -> str:
         Kind.BATCH_ESCROW: f"the escrow of {account.ref.replace(':', ' ')}",
         Kind.PLATFORM_REVENUE: "platform revenue",
         Kind.STRIPE_CLEARING: "Stripe clearing",
+        Kind.STRIPE_FEES: "Stripe processing fees",
     }
     return names.get(account.kind, str(account))
 
@@ -182,6 +183,18 @@ def stripe_clearing_account() -> LedgerAccount:
     """Mirror of the money at Stripe: deposits take from it, withdrawals give to it, so it
     is negative by the amount Stripe holds for us. The only account allowed below zero."""
     return _account(kind=Kind.STRIPE_CLEARING)
+
+
+def stripe_fees_account() -> LedgerAccount:
+    """Stripe's processing fees on payments in: the platform's cost, so it goes negative
+    by what Stripe kept. A singleton; creates it on first use; no lock."""
+    return _account(kind=Kind.STRIPE_FEES)
+
+
+def find_account(*, kind: str, owner: AbstractBaseUser) -> LedgerAccount | None:
+    """A user's account of ``kind`` if it exists; never creates one (for read paths:
+    a GET must not write)."""
+    return LedgerAccount.objects.filter(kind=kind, owner_id=_saved_user(owner).pk, ref="").first()
 
 
 def _saved_user(user: AbstractBaseUser | None) -> AbstractBaseUser:
@@ -363,16 +376,35 @@ def _replay(
 
 
 def deposit(
-    *, key: str, user: AbstractBaseUser, amount_cents: int, external_ref: str = "", memo: str = ""
+    *,
+    key: str,
+    user: AbstractBaseUser,
+    amount_cents: int,
+    fee_cents: int = 0,
+    external_ref: str = "",
+    memo: str = "",
 ) -> LedgerTransaction:
-    """Money paid in by a requester (Stripe Checkout): stripe_clearing → requester
-    available. Key: ``deposit-<checkout session id>``. Locks both accounts (see
-    ``post``). Raises ``InvalidAmount``, ``IdempotencyConflict``."""
+    """Money paid in by a requester (Stripe Checkout). The requester is credited what
+    they paid; Stripe holds that minus its processing fee, and the fee is the
+    platform's cost in ``stripe_fees``:
+    requester available +amount, stripe_clearing −(amount − fee), stripe_fees −fee
+    (no fee entry when the fee is 0). ``fee_cents`` comes from Stripe (the payment's
+    balance transaction). Key: ``deposit-<checkout session id>``. Locks the accounts
+    (see ``post``). Raises ``InvalidAmount`` (also for a fee above the amount),
+    ``IdempotencyConflict``."""
     amount_cents = validate_amount(amount_cents)
+    fee_cents = validate_amount(fee_cents, name="fee_cents", allow_zero=True)
+    if fee_cents > amount_cents:
+        raise InvalidAmount(f"fee_cents ({fee_cents}) cannot exceed amount_cents ({amount_cents}).")
+    lines = [(requester_account(user), amount_cents)]
+    if fee_cents < amount_cents:
+        lines.append((stripe_clearing_account(), -(amount_cents - fee_cents)))
+    if fee_cents:
+        lines.append((stripe_fees_account(), -fee_cents))
     return post(
         key=key,
         kind=TxnKind.DEPOSIT,
-        lines=[(stripe_clearing_account(), -amount_cents), (requester_account(user), amount_cents)],
+        lines=lines,
         memo=memo,
         external_ref=external_ref,
     )
@@ -555,12 +587,13 @@ CHECKS: dict[str, str] = {
         SELECT format('account %s (%s %s) is at %s cents and may not go below 0',
                       a.id, a.kind, coalesce(a.owner_id::text, a.ref), a.balance_cents)
           FROM payouts_ledgeraccount a
-         WHERE a.balance_cents < 0 AND (NOT a.allow_negative OR a.kind <> 'stripe_clearing')
+         WHERE a.balance_cents < 0
+           AND (NOT a.allow_negative OR a.kind NOT IN ('stripe_clearing', 'stripe_fees'))
          ORDER BY a.id""",
     "negative_allowed_on_wrong_kind": """
         SELECT format('account %s (%s) has allow_negative=%s', a.id, a.kind, a.allow_negative)
           FROM payouts_ledgeraccount a
-         WHERE a.allow_negative <> (a.kind = 'stripe_clearing') ORDER BY a.id""",
+         WHERE a.allow_negative <> (a.kind IN ('stripe_clearing', 'stripe_fees')) ORDER BY a.id""",
     "duplicate_idempotency_key": """
         SELECT format('idempotency key %s is used by %s transactions', idempotency_key, count(*))
           FROM payouts_ledgertransaction GROUP BY idempotency_key HAVING count(*) > 1

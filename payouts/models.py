@@ -57,10 +57,11 @@ class PlatformSettings(models.Model):
 
 class LedgerAccount(models.Model):
     """One balance. User-owned kinds have ``owner`` set and an empty ``ref``; a batch's
-    escrow has no owner and ``ref = "batch:<id>"``; the platform's two accounts have
+    escrow has no owner and ``ref = "batch:<id>"``; the platform's accounts have
     neither. ``balance_cents`` always equals the sum of the account's entries (a trigger
     adds each new entry under the row lock) and never goes below zero except on
-    ``stripe_clearing``, which mirrors money held at Stripe as a negative number."""
+    ``stripe_clearing``, which mirrors money held at Stripe as a negative number, and
+    ``stripe_fees``, the processing fees Stripe kept (the platform's cost)."""
 
     class Kind(models.TextChoices):
         REQUESTER_AVAILABLE = "requester_available", "Requester available"
@@ -68,10 +69,12 @@ class LedgerAccount(models.Model):
         WORKER_AVAILABLE = "worker_available", "Worker available"
         PLATFORM_REVENUE = "platform_revenue", "Platform revenue"
         STRIPE_CLEARING = "stripe_clearing", "Stripe clearing"
+        STRIPE_FEES = "stripe_fees", "Stripe processing fees"
 
     USER_KINDS = (Kind.REQUESTER_AVAILABLE, Kind.WORKER_AVAILABLE)
-    PLATFORM_KINDS = (Kind.PLATFORM_REVENUE, Kind.STRIPE_CLEARING)
-    NEGATIVE_KINDS = (Kind.STRIPE_CLEARING,)
+    PLATFORM_KINDS = (Kind.PLATFORM_REVENUE, Kind.STRIPE_CLEARING, Kind.STRIPE_FEES)
+    # Mirrors of money at Stripe and the platform's cost there: the only kinds below zero.
+    NEGATIVE_KINDS = (Kind.STRIPE_CLEARING, Kind.STRIPE_FEES)
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     owner = models.ForeignKey(
@@ -105,9 +108,13 @@ class LedgerAccount(models.Model):
                 condition=models.Q(balance_cents__gte=0) | models.Q(allow_negative=True),
                 name="ledger_account_balance_non_negative",
             ),
+            # Name kept from when stripe_clearing was the only such kind.
             models.CheckConstraint(
-                condition=models.Q(kind="stripe_clearing", allow_negative=True)
-                | (~models.Q(kind="stripe_clearing") & models.Q(allow_negative=False)),
+                condition=models.Q(kind__in=["stripe_clearing", "stripe_fees"], allow_negative=True)
+                | (
+                    ~models.Q(kind__in=["stripe_clearing", "stripe_fees"])
+                    & models.Q(allow_negative=False)
+                ),
                 name="ledger_account_only_clearing_negative",
             ),
             models.CheckConstraint(
@@ -118,7 +125,9 @@ class LedgerAccount(models.Model):
                 )
                 | models.Q(kind="batch_escrow", owner__isnull=True, ref__startswith="batch:")
                 | models.Q(
-                    kind__in=["platform_revenue", "stripe_clearing"], owner__isnull=True, ref=""
+                    kind__in=["platform_revenue", "stripe_clearing", "stripe_fees"],
+                    owner__isnull=True,
+                    ref="",
                 ),
                 name="ledger_account_owner_matches_kind",
             ),
@@ -213,9 +222,12 @@ class Deposit(models.Model):
     """A requester's top-up through a Stripe Checkout Session.
 
     Created (pending) before Stripe is called, so the Checkout call carries an
-    idempotency key built from our own id (``checkout-deposit-<id>``). Completed only by
-    the ``checkout.session.completed`` event, whose effects (the ledger credit
-    ``deposit-<session id>``) happen in the same transaction as recording the event.
+    idempotency key built from our own id (``checkout-deposit-<id>``). Completed only
+    when Stripe itself (the session retrieved from Stripe, not the event's copy) says
+    the session is paid; the ledger credit ``deposit-<session id>`` is written in the
+    same transaction as recording the event. Status moves are listed in
+    ``DEPOSIT_TRANSITIONS`` and made only by ``funding.deposit_transition``, which
+    writes a ``DepositEvent``.
     """
 
     class Status(models.TextChoices):
@@ -229,6 +241,11 @@ class Deposit(models.Model):
     )
     amount_cents = models.BigIntegerField()
     credited_cents = models.BigIntegerField(null=True, blank=True)
+    fee_cents = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Stripe's processing fee on the payment (from its balance transaction).",
+    )
     currency = models.CharField(max_length=3, default="usd")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     checkout_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
@@ -254,6 +271,10 @@ class Deposit(models.Model):
                 | models.Q(ledger_transaction__isnull=False),
                 name="deposit_completed_has_ledger_transaction",
             ),
+            models.CheckConstraint(
+                condition=models.Q(fee_cents__isnull=True) | models.Q(fee_cents__gte=0),
+                name="deposit_fee_not_negative",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -262,6 +283,78 @@ class Deposit(models.Model):
     @property
     def checkout_idempotency_key(self) -> str:
         return f"checkout-deposit-{self.pk}"
+
+
+# Allowed status moves of a deposit. A session Stripe reports paid is credited even if
+# we had marked the deposit expired or cancelled (the money was received: it must be
+# credited); nothing leaves ``completed``.
+DEPOSIT_TRANSITIONS: dict[str, frozenset[str]] = {
+    Deposit.Status.PENDING: frozenset(
+        {Deposit.Status.COMPLETED, Deposit.Status.EXPIRED, Deposit.Status.CANCELLED}
+    ),
+    Deposit.Status.EXPIRED: frozenset({Deposit.Status.COMPLETED}),
+    Deposit.Status.CANCELLED: frozenset({Deposit.Status.COMPLETED, Deposit.Status.EXPIRED}),
+    Deposit.Status.COMPLETED: frozenset(),
+}
+
+
+class DepositEvent(models.Model):
+    """One status move of a deposit (append-only), written by ``deposit_transition``.
+    ``old_status`` is empty for the creation row; ``stripe_event_id`` names the Stripe
+    event that caused the move, if one did."""
+
+    deposit = models.ForeignKey(Deposit, on_delete=models.PROTECT, related_name="events")
+    old_status = models.CharField(max_length=16, blank=True)
+    new_status = models.CharField(max_length=16)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reason = models.TextField(blank=True)
+    stripe_event_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"deposit {self.deposit_id}: {self.old_status or '-'} → {self.new_status}"
+
+
+class StripeAlert(models.Model):
+    """Something a verified Stripe event claimed that Stripe itself does not confirm
+    (or that does not match our records): recorded for staff instead of crediting, and
+    answered 2xx so Stripe stops retrying. Shown on the staff money overview."""
+
+    class Kind(models.TextChoices):
+        SESSION_UNKNOWN = "session_unknown", "Stripe does not know the session"
+        NO_DEPOSIT = "no_deposit", "No deposit has this session"
+        OWNER_MISMATCH = "owner_mismatch", "Session belongs to another deposit or user"
+        NOT_PAID = "not_paid", "Event says paid, Stripe says not paid"
+        CURRENCY_MISMATCH = "currency_mismatch", "Currency is not the platform's"
+        AMOUNT_DIFFERS = "amount_differs", "Stripe collected another amount than asked"
+        STATUS_MISMATCH = "status_mismatch", "Event status differs from Stripe's"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    stripe_event_id = models.CharField(max_length=255, blank=True)
+    event_type = models.CharField(max_length=100, blank=True)
+    session_id = models.CharField(max_length=255, blank=True)
+    deposit = models.ForeignKey(
+        Deposit, on_delete=models.PROTECT, null=True, blank=True, related_name="alerts"
+    )
+    message = models.TextField()
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["-created_at"], name="stripe_alert_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
 
 
 class StripeEvent(models.Model):

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -24,7 +24,7 @@ from core.http import AuthenticatedHttpRequest
 from core.money import cents_to_decimal_text
 from payouts import fees, funding, ledger, stripe_gateway
 from payouts.forms import AddFundsForm
-from payouts.models import Deposit, LedgerAccount
+from payouts.models import Deposit, LedgerAccount, LedgerEntry, StripeAlert
 
 
 def _requester_or_403(request: AuthenticatedHttpRequest) -> HttpResponse | None:
@@ -50,37 +50,78 @@ def add_funds(request: AuthenticatedHttpRequest) -> HttpResponse:
             form.add_error("amount", exc.message)
         else:
             return redirect(deposit.checkout_url)
-    account = ledger.requester_account(request.user)
     return render(
         request,
         "payouts/add_funds.html",
         {
             "form": form,
-            "balance_cents": account.balance_cents,
+            "balance_cents": _requester_balance(request.user),
             "terms": terms,
             "recent": Deposit.objects.filter(user=request.user).order_by("-created_at")[:5],
         },
     )
 
 
+def _requester_balance(user) -> int:
+    # A read: never creates the account (no GET may write).
+    account = ledger.find_account(kind=LedgerAccount.Kind.REQUESTER_AVAILABLE, owner=user)
+    return account.balance_cents if account is not None else 0
+
+
 @login_required
 def funds_return(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Where Checkout sends the requester back. Shows the deposit's real state: until
-    the webhook has credited it, "processing" (polled by htmx), never a guessed balance."""
+    the webhook has credited it, "processing" (polled by htmx), never a guessed balance.
+    Coming back through "cancel" only shows the state and offers a cancel button: a
+    GET never changes anything (a link or an <img> could trigger it)."""
     if denied := _requester_or_403(request):
         return denied
     cancelled = request.GET.get("cancelled", "")
-    if cancelled.isdigit():
-        funding.deposit_cancel(user=request.user, deposit_id=int(cancelled))
-        messages.info(request, "Payment cancelled; nothing was charged.")
-        return redirect("payouts:add_funds")
+    if cancelled:
+        deposit = get_object_or_404(
+            Deposit, pk=int(cancelled) if cancelled.isdigit() else 0, user=request.user
+        )
+        return render(
+            request,
+            "payouts/funds_return.html",
+            {
+                "deposit": deposit,
+                "balance_cents": _requester_balance(request.user),
+                "came_back_cancelled": True,
+            },
+        )
     session_id = request.GET.get("session_id", "")
     deposit = get_object_or_404(Deposit, checkout_session_id=session_id, user=request.user)
-    account = ledger.requester_account(request.user)
     template = (
         "payouts/partials/deposit_status.html" if request.htmx else "payouts/funds_return.html"
     )
-    return render(request, template, {"deposit": deposit, "balance_cents": account.balance_cents})
+    return render(
+        request,
+        template,
+        {"deposit": deposit, "balance_cents": _requester_balance(request.user)},
+    )
+
+
+@login_required
+@require_POST
+def deposit_cancel(request: AuthenticatedHttpRequest, deposit_id: int) -> HttpResponse:
+    """Cancel a pending top-up (POST with CSRF): the Checkout Session is expired at Stripe
+    first, so it can no longer be paid."""
+    if denied := _requester_or_403(request):
+        return denied
+    deposit = funding.deposit_cancel(user=request.user, deposit_id=deposit_id)
+    if deposit is None:
+        return HttpResponse(status=404)
+    if deposit.status == Deposit.Status.CANCELLED:
+        messages.info(request, "Top-up cancelled; nothing was charged.")
+    elif deposit.status == Deposit.Status.COMPLETED:
+        messages.info(request, "This top-up was already paid; it has been added to your balance.")
+    else:
+        messages.warning(
+            request,
+            f"This top-up could not be cancelled ({deposit.get_status_display().lower()}).",
+        )
+    return redirect("payouts:add_funds")
 
 
 @login_required
@@ -90,7 +131,7 @@ def statement(request: AuthenticatedHttpRequest) -> HttpResponse:
         return render(
             request, "marketplace/role_missing.html", {"role": "requester or worker"}, status=403
         )
-    page = Paginator(ledger.statement(account), 50).get_page(request.GET.get("page"))
+    page = Paginator(_entries(account), 50).get_page(request.GET.get("page"))
     return render(request, "payouts/statement.html", {"account": account, "page": page})
 
 
@@ -103,12 +144,21 @@ def statement_csv(request: AuthenticatedHttpRequest) -> HttpResponseBase:
 
 
 def _own_account(request: AuthenticatedHttpRequest) -> LedgerAccount | None:
+    """The user's account for their current role, or an unsaved empty one if it does not
+    exist yet (a read never creates it)."""
     user = request.user
     if user.current_role == "worker" and user.is_worker:
-        return ledger.worker_account(user)
-    if user.is_requester:
-        return ledger.requester_account(user)
-    return None
+        kind = LedgerAccount.Kind.WORKER_AVAILABLE
+    elif user.is_requester:
+        kind = LedgerAccount.Kind.REQUESTER_AVAILABLE
+    else:
+        return None
+    return ledger.find_account(kind=kind, owner=user) or LedgerAccount(kind=kind, owner=user)
+
+
+def _entries(account: LedgerAccount) -> QuerySet[LedgerEntry]:
+    # An account not created yet (unsaved) has no entries.
+    return ledger.statement(account) if account.pk is not None else LedgerEntry.objects.none()
 
 
 class _Echo:
@@ -121,7 +171,7 @@ def _csv_response(account: LedgerAccount, *, filename: str) -> StreamingHttpResp
 
     def rows():
         yield writer.writerow(["date", "transaction", "kind", "description", "amount", "balance"])
-        for entry in ledger.statement(account).iterator(chunk_size=2000):
+        for entry in _entries(account).iterator(chunk_size=2000):
             yield writer.writerow(
                 [
                     entry.created_at.isoformat(),
@@ -138,16 +188,31 @@ def _csv_response(account: LedgerAccount, *, filename: str) -> StreamingHttpResp
     return response
 
 
+def _webhook(request: HttpRequest, *, connect: bool) -> HttpResponse:
+    signature = request.headers.get("Stripe-Signature", "")
+    try:
+        event = stripe_gateway.construct_event(request.body, signature, connect=connect)
+    except (ValueError, stripe.SignatureVerificationError):
+        return HttpResponseBadRequest("invalid payload or signature")
+    # A mismatch with Stripe's own records becomes a staff alert and still answers 200;
+    # only a failure to ask Stripe (or a crash) answers 500, so that Stripe retries.
+    funding.process_event(event)
+    return HttpResponse(status=200)
+
+
 @csrf_exempt  # Stripe cannot send our CSRF token; the signature on the raw body replaces it.
 @require_POST
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
-    signature = request.headers.get("Stripe-Signature", "")
-    try:
-        event = stripe_gateway.construct_event(request.body, signature)
-    except (ValueError, stripe.SignatureVerificationError):
-        return HttpResponseBadRequest("invalid payload or signature")
-    funding.process_event(event)
-    return HttpResponse(status=200)
+    """The account endpoint: the platform's own events (Checkout)."""
+    return _webhook(request, connect=False)
+
+
+@csrf_exempt  # as above
+@require_POST
+def stripe_connect_webhook(request: HttpRequest) -> HttpResponse:
+    """The Connect endpoint: events of connected accounts (``account.updated``,
+    ``payout.*``), signed with the Connect endpoint's own secret."""
+    return _webhook(request, connect=True)
 
 
 @staff_member_required
@@ -165,6 +230,7 @@ def money_overview(request: HttpRequest) -> HttpResponse:
     pending = Deposit.objects.filter(status=Deposit.Status.PENDING).aggregate(
         n=Count("id"), total=Sum("amount_cents")
     )
+    alerts = StripeAlert.objects.select_related("deposit")[:20]
     return render(
         request,
         "payouts/staff_money.html",
@@ -174,6 +240,8 @@ def money_overview(request: HttpRequest) -> HttpResponse:
             "page": page,
             "kind": kind,
             "pending": pending,
+            "alerts": alerts,
+            "alert_count": StripeAlert.objects.count(),
         },
     )
 

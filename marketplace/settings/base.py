@@ -260,10 +260,23 @@ if STRIPE_SIMULATED:
     STRIPE_API_BASE: str | None = env_str("STRIPE_API_BASE", f"http://127.0.0.1:{STRIPE_SIM_PORT}")
 else:
     STRIPE_API_BASE = env_str("STRIPE_API_BASE")  # None: Stripe's own
+# Signing secrets of the two webhook endpoints (made in Stripe's dashboard, or configured
+# in the simulator by `manage.py stripe_simulator`): the account endpoint
+# /payouts/stripe/webhook/ and the Connect endpoint /payouts/stripe/connect-webhook/
+# (connected accounts' events). Each may be a comma-separated list, so a rotated secret
+# and its successor are both accepted during the rotation.
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET") or (
     "whsec_fairtask_simulator" if STRIPE_SIMULATED else None  # the simulator signs with this
 )
+STRIPE_CONNECT_WEBHOOK_SECRET = env_str("STRIPE_CONNECT_WEBHOOK_SECRET") or (
+    "whsec_fairtask_simulator_connect" if STRIPE_SIMULATED else None
+)
 STRIPE_CURRENCY = "usd"
+# The simulator in development: Stripe's fee and pending funds are on, as on Stripe; card
+# funds become available after this many seconds (Stripe: 2 days), so a demo sees them
+# move; its state is kept under var/ across restarts.
+STRIPE_SIM_AVAILABLE_DELAY = env_int("STRIPE_SIM_AVAILABLE_DELAY", 300, minimum=0)
+STRIPE_SIM_STATE = VAR_DIR / "stripe-sim" / "state.json"
 
 # --- Security defaults (production tightens these in prod.py) -----------------------
 SESSION_COOKIE_HTTPONLY = True

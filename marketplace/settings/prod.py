@@ -28,6 +28,13 @@ if not STRIPE_WEBHOOK_SECRET:  # noqa: F405
     from marketplace.settings.env import SettingsError
 
     raise SettingsError("STRIPE_WEBHOOK_SECRET must be set in production")
+if not STRIPE_CONNECT_WEBHOOK_SECRET:  # noqa: F405
+    from marketplace.settings.env import SettingsError
+
+    raise SettingsError(
+        "STRIPE_CONNECT_WEBHOOK_SECRET (the Connect endpoint's signing secret) must be set in "
+        "production"
+    )
 
 # HSTS preload is a commitment the operator makes for the domain (SECURE_HSTS_PRELOAD=1);
 # not preloading is a choice, not a misconfiguration.

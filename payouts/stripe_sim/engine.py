@@ -82,20 +82,28 @@ class _Link:
     used: bool = False
 
 
+#: Stripe's standard US card pricing: 2.9% + 30¢ per successful charge.
+STRIPE_US_CARD_FEE_BP = 290
+STRIPE_US_CARD_FEE_FIXED = 30
+#: Stripe's standard payout schedule makes card funds available after 2 days.
+STRIPE_AVAILABLE_DELAY = 2 * 86400
+
+
 @dataclass
 class EngineOptions:
-    """Behaviour switches; defaults suit tests (money is available at once)."""
+    """Behaviour switches. Defaults are Stripe's: card payments pay a processing fee and
+    land in ``pending`` until their balance transaction's ``available_on``."""
 
     api_version: str = DEFAULT_API_VERSION
     #: ``"immediate"``: a payout turns ``paid`` (or ``failed``) right after it is
     #: created; ``"manual"``: it stays ``pending`` until :meth:`Engine.settle_payout`.
     payout_settlement: str = "immediate"
     #: Card processing fee taken from each checkout payment: basis points + fixed.
-    card_fee_bp: int = 0
-    card_fee_fixed: int = 0
-    #: Put card payments in ``pending`` (release with :meth:`Engine.release_pending`)
-    #: instead of ``available``.
-    charges_pending: bool = False
+    card_fee_bp: int = STRIPE_US_CARD_FEE_BP
+    card_fee_fixed: int = STRIPE_US_CARD_FEE_FIXED
+    #: Seconds from a card payment until its funds are available (``available_on``);
+    #: until then they are ``pending``. 0 makes them available at once.
+    available_delay: int = STRIPE_AVAILABLE_DELAY
     checkout_ttl: int = 24 * 3600
     account_link_ttl: int = 300
 
@@ -106,14 +114,12 @@ class Engine:
         options: EngineOptions,
         *,
         base_url: Callable[[], str],
-        on_event: Callable[[str], None],
-        webhooks_enabled: Callable[[], bool],
+        on_event: Callable[[str, str], None],
     ) -> None:
         self.options = options
         self.lock = threading.RLock()
         self._base_url = base_url
         self._on_event = on_event
-        self._webhooks_enabled = webhooks_enabled
         self._clock_offset = 0
         self.reset()
 
@@ -131,15 +137,84 @@ class Engine:
             self._delivered: set[str] = set()
             self._platform_bank = new_id("ba_1")
             self._clock_offset = 0
+            # Balance transactions whose funds are still pending, oldest first.
+            self._pending_lots: list[str] = []
+            # Webhook endpoints: what Stripe does not show on the object (its secret
+            # after creation, whether it listens to connected accounts).
+            self._endpoint_meta: dict[str, JSON] = {}
+
+    # ------------------------------------------------------------ persistence
+    def to_state(self) -> JSON:
+        """Everything needed to come back after a restart, as JSON-able data."""
+        with self.lock:
+            return {
+                "records": [
+                    [r.obj, r.owner, r.seq]
+                    for r in sorted(self._records.values(), key=lambda r: r.seq)
+                ],
+                "by_kind": self._by_kind,
+                "seq": self._seq,
+                "balances": [[owner, currencies] for owner, currencies in self._balances.items()],
+                "line_items": self._line_items,
+                "payment_intents": self._payment_intents,
+                "links": {token: vars(link) for token, link in self._links.items()},
+                "payout_failures": self._payout_failures,
+                "delivered": sorted(self._delivered),
+                "platform_bank": self._platform_bank,
+                "clock_offset": self._clock_offset,
+                "pending_lots": self._pending_lots,
+                "endpoint_meta": self._endpoint_meta,
+            }
+
+    def load_state(self, state: JSON) -> None:
+        with self.lock:
+            self.reset()
+            self._records = {
+                obj["id"]: _Record(obj, owner, seq) for obj, owner, seq in state["records"]
+            }
+            self._by_kind = {kind: list(ids) for kind, ids in state["by_kind"].items()}
+            self._seq = int(state["seq"])
+            self._balances = {owner: currencies for owner, currencies in state["balances"]}
+            self._line_items = state["line_items"]
+            # Line items are shared by reference between the session and the records.
+            for items in self._line_items.values():
+                for item in items:
+                    if item["id"] in self._records:
+                        self._records[item["id"]] = _Record(item, None, 0)
+            self._payment_intents = state["payment_intents"]
+            self._links = {token: _Link(**link) for token, link in state["links"].items()}
+            self._payout_failures = {k: (v[0], v[1]) for k, v in state["payout_failures"].items()}
+            self._delivered = set(state["delivered"])
+            self._platform_bank = state["platform_bank"]
+            self._clock_offset = int(state["clock_offset"])
+            self._pending_lots = list(state["pending_lots"])
+            self._endpoint_meta = state["endpoint_meta"]
+
+    def undelivered_events(self, since: int) -> list[str]:
+        """Events created after ``since`` that some endpoint has not accepted yet."""
+        with self.lock:
+            return [
+                event_id
+                for event_id in self._by_kind.get("event", [])
+                if self._records[event_id].obj["pending_webhooks"] > 0
+                and self._records[event_id].obj["created"] >= since
+            ]
 
     def now(self) -> int:
         return int(time.time()) + self._clock_offset
 
     def advance_time(self, seconds: int) -> None:
-        """Move the simulated clock (checkout expiry, link expiry) forward."""
+        """Move the simulated clock (checkout expiry, link expiry, pending funds) forward."""
         with self.lock:
             self._clock_offset += seconds
+            self.tick()
+
+    def tick(self) -> None:
+        """Do what the passing of time does: expire due sessions, make due funds available.
+        Run lazily before every API call (Stripe does it on its own schedule)."""
+        with self.lock:
             self._expire_due_sessions()
+            self._release_due()
 
     def _store(self, obj: JSON, owner: str | None) -> JSON:
         self._seq += 1
@@ -176,16 +251,86 @@ class Engine:
             self._bucket(account, currency.lower())["available"] += amount
 
     def release_pending(self, account: str | None = None) -> None:
-        """Make pending funds available, emitting ``balance.available`` like Stripe."""
+        """Make all of ``account``'s pending funds available now (as if their
+        ``available_on`` had come), emitting ``balance.available`` like Stripe."""
         with self.lock:
-            moved = False
-            for bucket in self._balances.get(account, {}).values():
-                if bucket["pending"]:
-                    bucket["available"] += bucket["pending"]
-                    bucket["pending"] = 0
-                    moved = True
-            if moved:
-                self._emit("balance.available", self._balance_obj(account), account, Ctx(account))
+            self._release(lambda record: record.owner == account)
+
+    def _release_due(self) -> None:
+        now = self.now()
+        self._release(lambda record: record.obj["available_on"] <= now)
+
+    def _release(self, due: Callable[[_Record], bool]) -> None:
+        moved: list[str | None] = []
+        keep: list[str] = []
+        for bt_id in self._pending_lots:
+            record = self._records[bt_id]
+            if not due(record):
+                keep.append(bt_id)
+                continue
+            bt = record.obj
+            bucket = self._bucket(record.owner, bt["currency"])
+            bucket["pending"] -= bt["net"]
+            bucket["available"] += bt["net"]
+            bt["status"] = "available"
+            if record.owner not in moved:
+                moved.append(record.owner)
+        self._pending_lots = keep
+        for owner in moved:
+            self._emit("balance.available", self._balance_obj(owner), owner, Ctx(owner))
+
+    def _charge_funds(
+        self,
+        *,
+        owner: str | None,
+        amount: int,
+        currency: str,
+        source: str,
+        description: str | None,
+    ) -> JSON:
+        """Book a successful card payment: a balance transaction with Stripe's fee, whose
+        net lands in ``pending`` until ``available_on`` (or at once with no delay)."""
+        fee = (amount * self.options.card_fee_bp + 5_000) // 10_000 + self.options.card_fee_fixed
+        fee = min(fee, amount)
+        now = self.now()
+        delay = self.options.available_delay
+        bt: JSON = {
+            "id": new_id("txn_3"),
+            "object": "balance_transaction",
+            "amount": amount,
+            "available_on": now + delay,
+            "created": now,
+            "currency": currency,
+            "description": description,
+            "exchange_rate": None,
+            "fee": fee,
+            "fee_details": (
+                [
+                    {
+                        "amount": fee,
+                        "application": None,
+                        "currency": currency,
+                        "description": "Stripe processing fees",
+                        "type": "stripe_fee",
+                    }
+                ]
+                if fee
+                else []
+            ),
+            "net": amount - fee,
+            "reporting_category": "charge",
+            "source": source,
+            "status": "pending" if delay > 0 else "available",
+            "type": "charge",
+        }
+        self._store(bt, owner)
+        bucket = self._bucket(owner, currency)
+        if delay > 0:
+            bucket["pending"] += bt["net"]
+            self._pending_lots.append(bt["id"])
+        else:
+            bucket["available"] += bt["net"]
+        return bt
 
     def _balance_obj(self, owner: str | None) -> JSON:
         currencies = self._balances.get(owner, {})
@@ -211,7 +356,21 @@ class Engine:
     def balance(self, ctx: Ctx, query: Params | None = None) -> JSON:
         p.reject_unknown(query or {}, ("expand",))
         with self.lock:
+            self._release_due()
             return self._balance_obj(ctx.account)
+
+    def retrieve_balance_transaction(self, ctx: Ctx, bt_id: str, query: Params) -> JSON:
+        p.reject_unknown(query, ("expand",))
+        with self.lock:
+            self._release_due()
+            bt = self._find("balance_transaction", bt_id, ctx.account, "balance transaction")
+            return self.render(bt, p.get_expand(query), ctx.account)
+
+    def retrieve_payment_intent(self, ctx: Ctx, intent_id: str, query: Params) -> JSON:
+        p.reject_unknown(query, ("expand", "client_secret"))
+        with self.lock:
+            intent = self._find("payment_intent", intent_id, ctx.account, "payment_intent")
+            return self.render(intent, p.get_expand(query), ctx.account)
 
     # ----------------------------------------------------------------- events
     def _emit(
@@ -232,15 +391,165 @@ class Engine:
             "created": self.now(),
             "data": data,
             "livemode": False,
-            "pending_webhooks": 1 if self._webhooks_enabled() else 0,
+            "pending_webhooks": 0,
             "request": {"id": ctx.request_id, "idempotency_key": ctx.idempotency_key},
             "type": type_,
         }
         if owner is not None:
             event["account"] = owner
+        endpoints = self._endpoints_for(event)
+        event["pending_webhooks"] = len(endpoints)
         self._store(event, owner)
-        self._on_event(event["id"])
+        for endpoint_id in endpoints:
+            self._on_event(event["id"], endpoint_id)
         return event
+
+    def _endpoints_for(self, event: JSON) -> list[str]:
+        """The enabled endpoints that receive ``event``, as on Stripe: events of a
+        connected account (``account`` set) go only to Connect endpoints, the
+        platform's own only to account endpoints; ``enabled_events`` filters."""
+        connected = "account" in event
+        found = []
+        for endpoint_id in self._by_kind.get("webhook_endpoint", []):
+            endpoint = self._records[endpoint_id].obj
+            meta = self._endpoint_meta.get(endpoint_id, {})
+            if endpoint["status"] != "enabled" or bool(meta.get("connect")) != connected:
+                continue
+            wanted = endpoint["enabled_events"]
+            if "*" in wanted or event["type"] in wanted:
+                found.append(endpoint_id)
+        return found
+
+    def endpoints_for_event(self, event_id: str) -> list[str]:
+        with self.lock:
+            record = self._records.get(event_id)
+            return self._endpoints_for(record.obj) if record is not None else []
+
+    def endpoint_target(self, endpoint_id: str) -> tuple[str, str] | None:
+        """(url, secret) of an endpoint, or None once it is deleted or disabled."""
+        with self.lock:
+            record = self._records.get(endpoint_id)
+            if record is None or record.obj.get("status") != "enabled":
+                return None
+            return record.obj["url"], self._endpoint_meta[endpoint_id]["secret"]
+
+    def has_endpoints(self) -> bool:
+        with self.lock:
+            return bool(self._by_kind.get("webhook_endpoint"))
+
+    # ------------------------------------------------------- webhook endpoints
+    def create_webhook_endpoint(self, ctx: Ctx, body: Params) -> JSON:
+        _platform_only(ctx, "create webhook endpoints")
+        p.reject_unknown(
+            body,
+            (
+                "url",
+                "enabled_events",
+                "connect",
+                "description",
+                "metadata",
+                "api_version",
+                "expand",
+            ),
+        )
+        url = p.get_str(body, "url", required=True)
+        assert url is not None
+        if not url.startswith(("http://", "https://")):
+            raise invalid_request(
+                "Invalid URL: must be http or https.", param="url", code="url_invalid"
+            )
+        if "enabled_events" not in body:
+            raise invalid_request(
+                "Missing required param: enabled_events.",
+                param="enabled_events",
+                code="parameter_missing",
+            )
+        events = [str(e) for e in p.as_list(body["enabled_events"], "enabled_events")]
+        if not events:
+            raise invalid_request(
+                "enabled_events must list at least one event type (or '*').",
+                param="enabled_events",
+            )
+        connect = bool(p.get_bool(body, "connect"))
+        with self.lock:
+            return self.add_webhook_endpoint(
+                url=url,
+                enabled_events=events,
+                connect=connect,
+                description=p.get_str(body, "description"),
+                metadata=p.new_metadata(body),
+                api_version=p.get_str(body, "api_version"),
+            )
+
+    def add_webhook_endpoint(
+        self,
+        *,
+        url: str,
+        enabled_events: list[str],
+        connect: bool = False,
+        secret: str | None = None,
+        description: str | None = None,
+        metadata: dict[str, str] | None = None,
+        api_version: str | None = None,
+    ) -> JSON:
+        """Create an endpoint (also for the simulator's own configuration); the
+        response is the only one that shows ``secret``, as on Stripe."""
+        with self.lock:
+            endpoint: JSON = {
+                "id": new_id("we_1"),
+                "object": "webhook_endpoint",
+                "api_version": api_version,
+                "application": None,
+                "created": self.now(),
+                "description": description,
+                "enabled_events": list(enabled_events),
+                "livemode": False,
+                "metadata": metadata or {},
+                "status": "enabled",
+                "url": url,
+            }
+            self._store(endpoint, None)
+            self._endpoint_meta[endpoint["id"]] = {
+                "connect": connect,
+                "secret": secret or "whsec_" + secrets.token_hex(16),
+            }
+            return {
+                **copy.deepcopy(endpoint),
+                "secret": self._endpoint_meta[endpoint["id"]]["secret"],
+            }
+
+    def set_endpoint_url(self, endpoint_id: str, url: str, secret: str | None = None) -> None:
+        with self.lock:
+            self._records[endpoint_id].obj["url"] = url
+            if secret is not None:
+                self._endpoint_meta[endpoint_id]["secret"] = secret
+
+    def retrieve_webhook_endpoint(self, ctx: Ctx, endpoint_id: str, query: Params) -> JSON:
+        p.reject_unknown(query, ("expand",))
+        _platform_only(ctx, "read webhook endpoints")
+        with self.lock:
+            endpoint = self._find("webhook_endpoint", endpoint_id, None, "webhook endpoint")
+            return self.render(endpoint, p.get_expand(query), None)
+
+    def list_webhook_endpoints(self, ctx: Ctx, query: Params) -> JSON:
+        _platform_only(ctx, "list webhook endpoints")
+        p.reject_unknown(query, ("limit", "starting_after", "ending_before", "expand"))
+        listing = self._list("webhook_endpoint", None, query, "/v1/webhook_endpoints")
+        return self.render(listing, p.get_expand(query), None)
+
+    def delete_webhook_endpoint(self, ctx: Ctx, endpoint_id: str, query: Params) -> JSON:
+        _platform_only(ctx, "delete webhook endpoints")
+        p.reject_unknown(query, ())
+        with self.lock:
+            self._find("webhook_endpoint", endpoint_id, None, "webhook endpoint")
+            self.remove_webhook_endpoint(endpoint_id)
+            return {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True}
+
+    def remove_webhook_endpoint(self, endpoint_id: str) -> None:
+        with self.lock:
+            if self._records.pop(endpoint_id, None) is not None:
+                self._by_kind["webhook_endpoint"].remove(endpoint_id)
+            self._endpoint_meta.pop(endpoint_id, None)
 
     def event_payload(self, event_id: str) -> tuple[str, JSON] | None:
         """(type, event) as it is now, for a webhook attempt."""
@@ -251,11 +560,11 @@ class Engine:
             return record.obj["type"], copy.deepcopy(record.obj)
 
     def webhook_result(self, event_id: str, delivered: bool) -> None:
-        """A delivery succeeded: the event no longer counts as pending."""
+        """A delivery to one endpoint succeeded: one endpoint fewer is waiting for it."""
         with self.lock:
             record = self._records.get(event_id)
             if record is not None and delivered:
-                record.obj["pending_webhooks"] = 0
+                record.obj["pending_webhooks"] = max(record.obj["pending_webhooks"] - 1, 0)
                 self._delivered.add(event_id)
 
     def retrieve_event(self, ctx: Ctx, event_id: str, query: Params) -> JSON:
@@ -773,27 +1082,75 @@ class Engine:
                     status=409,
                 )
             amount, currency = session["amount_total"], session["currency"]
-            fee = (
-                amount * self.options.card_fee_bp + 5_000
-            ) // 10_000 + self.options.card_fee_fixed
-            net = amount - min(fee, amount)
-            bucket = self._bucket(owner, currency)
-            bucket["pending" if self.options.charges_pending else "available"] += net
-            intent = self._payment_intents.setdefault(session_id, {})
-            intent.update(
-                {
-                    "id": new_id("pi_3"),
-                    "latest_charge": new_id("ch_3"),
-                    "amount": amount,
-                    "fee": fee,
-                    "status": "succeeded",
-                }
+            intent_data = self._payment_intents.setdefault(session_id, {})
+            now = self.now()
+            intent_id, charge_id = new_id("pi_3"), new_id("ch_3")
+            bt = self._charge_funds(
+                owner=owner,
+                amount=amount,
+                currency=currency,
+                source=charge_id,
+                description=intent_data.get("description"),
             )
+            charge: JSON = {
+                "id": charge_id,
+                "object": "charge",
+                "amount": amount,
+                "amount_captured": amount,
+                "amount_refunded": 0,
+                "balance_transaction": bt["id"],
+                "billing_details": {
+                    "address": {
+                        "city": None,
+                        "country": None,
+                        "line1": None,
+                        "line2": None,
+                        "postal_code": None,
+                        "state": None,
+                    },
+                    "email": email or session["customer_email"],
+                    "name": None,
+                    "phone": None,
+                },
+                "captured": True,
+                "created": now,
+                "currency": currency,
+                "description": intent_data.get("description"),
+                "disputed": False,
+                "livemode": False,
+                "metadata": dict(intent_data.get("metadata") or {}),
+                "paid": True,
+                "payment_intent": intent_id,
+                "refunded": False,
+                "status": "succeeded",
+                "transfer_group": intent_data.get("transfer_group"),
+            }
+            intent: JSON = {
+                "id": intent_id,
+                "object": "payment_intent",
+                "amount": amount,
+                "amount_capturable": 0,
+                "amount_received": amount,
+                "capture_method": "automatic",
+                "confirmation_method": "automatic",
+                "created": now,
+                "currency": currency,
+                "description": intent_data.get("description"),
+                "latest_charge": charge_id,
+                "livemode": False,
+                "metadata": dict(intent_data.get("metadata") or {}),
+                "payment_method_types": ["card"],
+                "status": "succeeded",
+                "transfer_group": intent_data.get("transfer_group"),
+            }
+            self._store(charge, owner)
+            self._store(intent, owner)
+            intent_data.update({"id": intent_id, "latest_charge": charge_id})
             session.update(
                 {
                     "status": "complete",
                     "payment_status": "paid",
-                    "payment_intent": intent["id"],
+                    "payment_intent": intent_id,
                     "url": None,
                     "customer_details": {
                         "address": None,
@@ -1618,7 +1975,7 @@ _FAILURE_MESSAGES = {
 _EXPANDABLE: dict[str, dict[str, str | None]] = {
     "checkout.session": {
         "line_items": "list",
-        "payment_intent": None,
+        "payment_intent": "payment_intent",
         "customer": None,
         "invoice": None,
         "payment_link": None,
@@ -1645,5 +2002,23 @@ _EXPANDABLE: dict[str, dict[str, str | None]] = {
         "reversed_by": "payout",
     },
     "bank_account": {"account": "account"},
+    "payment_intent": {
+        "latest_charge": "charge",
+        "customer": None,
+        "payment_method": None,
+        "invoice": None,
+        "on_behalf_of": None,
+        "review": None,
+        "application": None,
+    },
+    "charge": {
+        "balance_transaction": "balance_transaction",
+        "payment_intent": "payment_intent",
+        "customer": None,
+        "invoice": None,
+        "transfer": None,
+    },
+    "balance_transaction": {"source": "charge"},
+    "webhook_endpoint": {},
     "item": {},
 }

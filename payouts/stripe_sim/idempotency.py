@@ -11,6 +11,7 @@ be retried with the same key. Keys are forgotten after 24 hours.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -49,6 +50,24 @@ class IdempotencyStore:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+    def to_state(self) -> list[Any]:
+        """Finished keys, JSON-able (a request still running is not kept)."""
+        with self._lock:
+            return [
+                [list(scope), {**vars(e), "body": base64.b64encode(e.body).decode()}]
+                for scope, e in self._entries.items()
+                if e.done
+            ]
+
+    def load_state(self, state: list[Any]) -> None:
+        with self._lock:
+            self._entries = {
+                (scope[0], scope[1], scope[2]): Stored(
+                    **{**entry, "body": base64.b64decode(entry["body"])}
+                )
+                for scope, entry in state
+            }
 
     def begin(self, scope: Scope, method: str, path: str, params: dict[str, Any]) -> Stored | None:
         """Reserve ``scope`` for this request, or return the response to replay.

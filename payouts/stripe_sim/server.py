@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .engine import JSON, Ctx, new_id
+from .engine import JSON, Ctx, Engine, new_id
 from .errors import StripeError, api_error, authentication, card_declined, invalid_request
 from .faults import Fault
 from .forms import parse_form
@@ -65,6 +65,12 @@ OPERATIONS: tuple[tuple[str, str, str], ...] = (
     ("GET", "/v1/balance", "balance"),
     ("GET", "/v1/events", "list_events"),
     ("GET", "/v1/events/{id}", "retrieve_event"),
+    ("GET", "/v1/payment_intents/{intent}", "retrieve_payment_intent"),
+    ("GET", "/v1/balance_transactions/{id}", "retrieve_balance_transaction"),
+    ("POST", "/v1/webhook_endpoints", "create_webhook_endpoint"),
+    ("GET", "/v1/webhook_endpoints", "list_webhook_endpoints"),
+    ("GET", "/v1/webhook_endpoints/{webhook_endpoint}", "retrieve_webhook_endpoint"),
+    ("DELETE", "/v1/webhook_endpoints/{webhook_endpoint}", "delete_webhook_endpoint"),
 )
 
 
@@ -196,6 +202,11 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        finally:
+            if not (method == "GET" and path.startswith("/_sim/")):
+                # Persist after every request (a GET can expire sessions or release
+                # funds): a restart then loses nothing that was answered.
+                self.server.sim.save()
 
     # --------------------------------------------------------------------- API
     def _api(self, method: str, path: str, query_string: str) -> None:
@@ -211,13 +222,17 @@ class Handler(BaseHTTPRequestHandler):
         try:
             body = self._read_body() if method == "POST" else ""
             api_key = self._api_key()
+            engine = sim.engine_for_key(api_key)
+            if engine is None:
+                raise authentication(f"Invalid API Key provided: {_mask(api_key)}")
             account = self.headers.get("Stripe-Account") or None
-            call, args = self._route(method, path)
+            call, args = self._route(engine, method, path)
             params = parse_form(query_string)
             if method == "POST":
                 params.update(parse_form(body))
             if account is not None:
-                sim.engine.require_account_header(account)
+                engine.require_account_header(account)
+            engine.tick()
         except StripeError as exc:
             self._send_json(exc.status, exc.body(request_id), headers | exc.headers)
             return
@@ -316,15 +331,13 @@ class Handler(BaseHTTPRequestHandler):
                 "YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details."
             )
         if not credential.startswith("sk_") or credential.startswith("sk_live_"):
-            masked = credential[:8] + "*" * max(len(credential) - 12, 0) + credential[-4:]
             raise authentication(
-                f"Invalid API Key provided: {masked} (the Fairtask Stripe simulator accepts secret "
-                "test keys, sk_test_...)"
+                f"Invalid API Key provided: {_mask(credential)} (the Fairtask Stripe simulator "
+                "accepts secret test keys, sk_test_...)"
             )
         return credential
 
-    def _route(self, method: str, path: str) -> tuple[ApiCall, tuple[str, ...]]:
-        engine = self.server.sim.engine
+    def _route(self, engine: Engine, method: str, path: str) -> tuple[ApiCall, tuple[str, ...]]:
         for route_method, pattern, name in ROUTES:
             match = pattern.match(path)
             if match and route_method == method:
@@ -343,7 +356,8 @@ class Handler(BaseHTTPRequestHandler):
         sim = self.server.sim
         rest = path[len("/checkout/pay/") :]
         session_id, _, action = rest.partition("/")
-        found = sim.engine.checkout_page(session_id)
+        engine = sim.engine_with(session_id)
+        found = engine.checkout_page(session_id) if engine is not None else None
         if found is None or action not in ("", "cancel") or method not in ("GET", "POST"):
             self._send_html(404, message_page("Not found", "No such checkout session."))
             return
@@ -368,7 +382,8 @@ class Handler(BaseHTTPRequestHandler):
             )
             return
         try:
-            paid = sim.engine.complete_checkout(session_id, email=form.get("email") or None)
+            assert engine is not None
+            paid = engine.complete_checkout(session_id, email=form.get("email") or None)
         except StripeError as exc:
             self._send_html(exc.status, message_page("Checkout", exc.message))
             return
@@ -380,8 +395,9 @@ class Handler(BaseHTTPRequestHandler):
         token = dict(parse_qsl(query)).get("link")
         form = self._form() if method == "POST" else {}
         token = form.get("link", token)
+        engine = sim.engine_with(account_id) or sim.engine
         try:
-            account, link, state = sim.engine.onboarding_link(account_id, token)
+            account, link, state = engine.onboarding_link(account_id, token)
         except StripeError:
             self._send_html(404, message_page("Not found", "No such connected account."))
             return
@@ -400,8 +416,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send_html(405, message_page("Not allowed", "Use GET or POST."))
             return
         if form.get("action", "complete") == "complete":
-            sim.engine.complete_onboarding(account_id)
-        sim.engine.use_link(token)
+            engine.complete_onboarding(account_id)
+        engine.use_link(token)
         if link is not None and link.return_url:
             self._redirect(link.return_url)
         else:
@@ -473,8 +489,16 @@ class Handler(BaseHTTPRequestHandler):
                     payout_id, fail=bool(data.get("fail")), failure_code=data.get("failure_code")
                 )
             case "POST", ["webhook"]:
-                sim.set_webhook(data.get("url"), data.get("secret"))
-                return 200, {"url": sim.webhook_config.url, "enabled": sim.dispatcher.enabled}
+                connect = data.get("connect")
+                sim.set_webhook(
+                    data.get("url"),
+                    data.get("secret"),
+                    connect=None if connect is None else bool(connect),
+                )
+                return 200, {
+                    "endpoints": sim.engine.objects("webhook_endpoint"),
+                    "enabled": sim.webhooks_enabled,
+                }
             case "POST", ["clock"]:
                 sim.advance_time(int(data["advance"]))
                 return 200, {"clock_offset": sim.engine.snapshot()["clock_offset"]}
@@ -496,6 +520,11 @@ def _decline(fault: Fault, path: str) -> StripeError:
             stored=True,
         )
     return card_declined(fault.message, fault.code)
+
+
+def _mask(key: str) -> str:
+    """A key as Stripe shows it in a 401: only its start and its last 4 characters."""
+    return key[:8] + "*" * max(len(key) - 12, 0) + key[-4:]
 
 
 def _dumps(data: Any) -> bytes:

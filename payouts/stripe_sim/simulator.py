@@ -7,25 +7,50 @@ Start one per test (port 0 picks a free port) or one per development session
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import os
 import threading
+from pathlib import Path
 from typing import Any
 
-from .engine import JSON, Ctx, Engine, EngineOptions
+from .engine import (
+    JSON,
+    STRIPE_AVAILABLE_DELAY,
+    STRIPE_US_CARD_FEE_BP,
+    STRIPE_US_CARD_FEE_FIXED,
+    Ctx,
+    Engine,
+    EngineOptions,
+)
 from .faults import Fault, FaultMode, FaultRegistry
 from .idempotency import IdempotencyStore
 from .server import SimServer
 from .webhooks import Delivery, WebhookConfig, WebhookDispatcher
 
+#: The key the simulator accepts when none is configured (also the app's default).
+DEFAULT_API_KEY = "sk_test_fairtask_simulator"
+#: Every event type: what a configured endpoint listens to.
+ALL_EVENTS = ["*"]
+
 
 class StripeSimulator:
-    """A local, in-memory Stripe for the parts of the API Fairtask uses.
+    """A local Stripe for the parts of the API Fairtask uses.
 
     Parameters worth knowing:
 
+    ``api_keys``
+        the secret keys it accepts; each key is one Stripe account with its own
+        objects, balance, events and webhook endpoints. Any other key gets Stripe's
+        401. Default: :data:`DEFAULT_API_KEY`.
     ``webhook_url`` / ``webhook_secret``
-        where events are POSTed and the ``whsec_...`` they are signed with; without
-        both, events are only recorded (``GET /v1/events``).
+        configure a platform webhook endpoint on the first account (as one would in
+        Stripe's dashboard); ``connect_webhook_url`` / ``connect_webhook_secret`` a
+        Connect endpoint, which receives the connected accounts' events
+        (``account.updated``, ``payout.*``). The Connect endpoint defaults to the
+        platform endpoint's URL and secret. Endpoints can also be made over the API
+        (``POST /v1/webhook_endpoints``, with ``connect=true`` for Connect).
     ``webhook_backoff``, ``webhook_max_attempts``, ``webhook_max_backoff``
         retry schedule: attempt n+1 waits ``backoff * 2**(n-1)`` seconds (capped).
         Stripe retries for three days; tests want e.g. ``0.05``.
@@ -33,16 +58,23 @@ class StripeSimulator:
         ``"immediate"`` (payouts become ``paid`` right after creation) or
         ``"manual"`` (they stay ``pending`` until :meth:`settle_payout`).
     ``card_fee_bp`` / ``card_fee_fixed``
-        processing fee taken from checkout payments (Stripe US: 290 + 30).
-    ``charges_pending``
-        card payments land in ``pending`` until :meth:`release_pending`.
+        processing fee on checkout payments; default Stripe US: 290 + 30.
+    ``available_delay``
+        seconds until a card payment's funds are available (``available_on``);
+        pending until then. Default Stripe's 2 days; 0 makes them available at once.
+    ``state_path``
+        a JSON file the state is saved to after every change and loaded from at
+        start, so a restart keeps every object, balance and event.
     """
 
     def __init__(
         self,
         *,
+        api_keys: list[str] | tuple[str, ...] | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        connect_webhook_url: str | None = None,
+        connect_webhook_secret: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         webhook_backoff: float = 1.0,
@@ -50,46 +82,116 @@ class StripeSimulator:
         webhook_max_backoff: float = 3600.0,
         webhook_timeout: float = 10.0,
         payout_settlement: str = "immediate",
-        card_fee_bp: int = 0,
-        card_fee_fixed: int = 0,
-        charges_pending: bool = False,
+        card_fee_bp: int = STRIPE_US_CARD_FEE_BP,
+        card_fee_fixed: int = STRIPE_US_CARD_FEE_FIXED,
+        available_delay: int = STRIPE_AVAILABLE_DELAY,
         api_version: str | None = None,
         public_url: str | None = None,
+        state_path: str | Path | None = None,
         verbose: bool = False,
     ) -> None:
         if payout_settlement not in ("immediate", "manual"):
             raise ValueError("payout_settlement must be 'immediate' or 'manual'")
+        keys = list(dict.fromkeys(api_keys or [DEFAULT_API_KEY]))
+        for key in keys:
+            if not key.startswith("sk_test_"):
+                raise ValueError(f"the simulator accepts only secret test keys, not {key[:8]}...")
+        self.api_keys = keys
         self.host = host
         self.port = port
         self.verbose = verbose
         self._public_url = public_url.rstrip("/") if public_url else None
+        self.state_path = Path(state_path) if state_path else None
+        self._save_lock = threading.Lock()
         self.webhook_config = WebhookConfig(
-            url=webhook_url,
-            secret=webhook_secret,
             backoff=webhook_backoff,
             max_backoff=webhook_max_backoff,
             max_attempts=webhook_max_attempts,
             timeout=webhook_timeout,
         )
-        options = EngineOptions(
-            payout_settlement=payout_settlement,
-            card_fee_bp=card_fee_bp,
-            card_fee_fixed=card_fee_fixed,
-            charges_pending=charges_pending,
-        )
-        if api_version:
-            options.api_version = api_version
         self.faults = FaultRegistry()
         self.idempotency = IdempotencyStore()
-        self.dispatcher = WebhookDispatcher(self.webhook_config, self._payload_for, self._delivered)
-        self.engine = Engine(
-            options,
-            base_url=lambda: self.base_url,
-            on_event=self.dispatcher.enqueue,
-            webhooks_enabled=lambda: self.dispatcher.enabled,
+        self.dispatcher = WebhookDispatcher(
+            self.webhook_config, self._payload_for, self._target_for, self._delivered
+        )
+        self.engines: dict[str, Engine] = {}
+        for key in keys:
+            options = EngineOptions(
+                payout_settlement=payout_settlement,
+                card_fee_bp=card_fee_bp,
+                card_fee_fixed=card_fee_fixed,
+                available_delay=available_delay,
+            )
+            if api_version:
+                options.api_version = api_version
+            self.engines[key] = Engine(
+                options,
+                base_url=lambda: self.base_url,
+                on_event=functools.partial(self.dispatcher.enqueue, key),
+            )
+        #: The first key's account: what the Python helpers below act on.
+        self.engine = self.engines[keys[0]]
+        # Ids of the endpoints configured through the constructor / set_webhook.
+        self._configured: dict[str, str] = {}
+        if self.state_path is not None and self.state_path.exists():
+            self._load()
+        self._configure_endpoints(
+            webhook_url, webhook_secret, connect_webhook_url, connect_webhook_secret
         )
         self._server: SimServer | None = None
         self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ accounts
+    def engine_for_key(self, api_key: str) -> Engine | None:
+        return self.engines.get(api_key)
+
+    def engine_with(self, object_id: str) -> Engine | None:
+        """The account holding ``object_id`` (hosted pages are reached without a key)."""
+        for engine in self.engines.values():
+            if engine.get_object(object_id) is not None:
+                return engine
+        return None
+
+    # ------------------------------------------------------------ persistence
+    def save(self) -> None:
+        """Write the whole state atomically (temp file + rename), if a path is set."""
+        if self.state_path is None:
+            return
+        with self._save_lock, contextlib.ExitStack() as held:
+            # Serialise under every account's lock: a request thread may be changing
+            # the very dicts being written.
+            for engine in self.engines.values():
+                held.enter_context(engine.lock)
+            text = json.dumps(
+                {
+                    "version": 1,
+                    "accounts": {key: engine.to_state() for key, engine in self.engines.items()},
+                    "configured": self._configured,
+                    "idempotency": self.idempotency.to_state(),
+                }
+            )
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.state_path.with_suffix(".tmp")
+            tmp.write_text(text)
+            os.replace(tmp, self.state_path)
+
+    def _load(self) -> None:
+        assert self.state_path is not None
+        state = json.loads(self.state_path.read_text())
+        for key, engine_state in state["accounts"].items():
+            if key in self.engines:
+                self.engines[key].load_state(engine_state)
+        self._configured = dict(state.get("configured", {}))
+        self.idempotency.load_state(state.get("idempotency", []))
+
+    def _redeliver(self) -> None:
+        """After a restart, send again what no endpoint accepted yet (Stripe retries
+        for 3 days; the queue itself is not kept)."""
+        for key, engine in self.engines.items():
+            since = engine.now() - 3 * 86400
+            for event_id in engine.undelivered_events(since):
+                for endpoint_id in engine.endpoints_for_event(event_id):
+                    self.dispatcher.enqueue(key, event_id, endpoint_id)
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> StripeSimulator:
@@ -98,6 +200,7 @@ class StripeSimulator:
         self._server = SimServer((self.host, self.port), self, verbose=self.verbose)
         self.port = self._server.server_address[1]
         self.dispatcher.start()
+        self._redeliver()
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.02},
@@ -117,6 +220,7 @@ class StripeSimulator:
             self._thread.join(timeout=5)
             self._thread = None
         self.dispatcher.stop()
+        self.save()
 
     def __enter__(self) -> StripeSimulator:
         return self.start()
@@ -145,21 +249,76 @@ class StripeSimulator:
         return f"http://{host}:{self.port}"
 
     # ------------------------------------------------------------ webhooks
-    def _payload_for(self, event_id: str) -> tuple[str, str] | None:
-        found = self.engine.event_payload(event_id)
+    def _payload_for(self, account_key: str, event_id: str) -> tuple[str, str] | None:
+        found = self.engines[account_key].event_payload(event_id)
         if found is None:
             return None
         event_type, event = found
         return event_type, json.dumps(event, indent=2)
 
-    def _delivered(self, event_id: str, delivered: bool, final: bool) -> None:
-        self.engine.webhook_result(event_id, delivered)
+    def _target_for(self, account_key: str, endpoint_id: str) -> tuple[str, str] | None:
+        return self.engines[account_key].endpoint_target(endpoint_id)
 
-    def set_webhook(self, url: str | None, secret: str | None = None) -> None:
-        """Point deliveries elsewhere (e.g. a live test server started after the simulator)."""
-        self.webhook_config.url = url
-        if secret is not None:
-            self.webhook_config.secret = secret
+    def _delivered(self, account_key: str, event_id: str, delivered: bool) -> None:
+        self.engines[account_key].webhook_result(event_id, delivered)
+        self.save()
+
+    def _configure_endpoints(
+        self,
+        url: str | None,
+        secret: str | None,
+        connect_url: str | None,
+        connect_secret: str | None,
+    ) -> None:
+        if url or connect_url:
+            self._set_endpoint("platform", url, secret, connect=False)
+            self._set_endpoint(
+                "connect", connect_url or url, connect_secret or secret, connect=True
+            )
+
+    def _set_endpoint(
+        self, name: str, url: str | None, secret: str | None, *, connect: bool
+    ) -> None:
+        engine = self.engine
+        existing = self._configured.get(name)
+        if existing is not None and engine.get_object(existing) is None:
+            existing = None
+        if not url or not secret:
+            if existing is not None:
+                engine.remove_webhook_endpoint(existing)
+            self._configured.pop(name, None)
+            return
+        if existing is not None:
+            engine.set_endpoint_url(existing, url, secret)
+            return
+        endpoint = engine.add_webhook_endpoint(
+            url=url,
+            enabled_events=ALL_EVENTS,
+            connect=connect,
+            secret=secret,
+            description=f"configured {name} endpoint",
+        )
+        self._configured[name] = endpoint["id"]
+
+    def set_webhook(
+        self, url: str | None, secret: str | None = None, *, connect: bool | None = None
+    ) -> None:
+        """Point the configured endpoints elsewhere (e.g. a live test server started after
+        the simulator). ``connect=None`` sets both the platform and the Connect endpoint;
+        ``False``/``True`` only one. A ``None`` URL removes them."""
+        for name, is_connect in (("platform", False), ("connect", True)):
+            if connect is not None and connect != is_connect:
+                continue
+            current = self._configured.get(name)
+            current_secret = None
+            if current is not None:
+                target = self.engine.endpoint_target(current)
+                current_secret = target[1] if target else None
+            self._set_endpoint(name, url, secret or current_secret, connect=is_connect)
+
+    @property
+    def webhooks_enabled(self) -> bool:
+        return any(engine.has_endpoints() for engine in self.engines.values())
 
     @property
     def deliveries(self) -> list[Delivery]:
@@ -221,15 +380,22 @@ class StripeSimulator:
         self.faults.clear()
 
     def reset(self) -> None:
-        """Forget every object, balance, event, key, fault and delivery."""
+        """Forget every object, balance, event, key, fault and delivery (webhook
+        endpoints included; configure them again with :meth:`set_webhook`)."""
         self.faults.clear()
         self.idempotency.clear()
         self.dispatcher.reset()
-        self.engine.reset()
+        for engine in self.engines.values():
+            engine.reset()
+        self._configured.clear()
+        self.save()
 
     def complete_checkout(self, session_id: str, *, email: str | None = None) -> JSON:
         """Pay a session as if the customer used the hosted page."""
-        return self.engine.complete_checkout(session_id, email=email)
+        engine = self.engine_with(session_id) or self.engine
+        result = engine.complete_checkout(session_id, email=email)
+        self.save()
+        return result
 
     def complete_onboarding(self, account_id: str) -> JSON:
         """Finish Connect onboarding as if the account holder used the hosted page."""
@@ -248,10 +414,19 @@ class StripeSimulator:
         return self.engine.settle_payout(payout_id, fail=fail, failure_code=failure_code)
 
     def advance_time(self, seconds: int) -> None:
-        self.engine.advance_time(seconds)
+        for engine in self.engines.values():
+            engine.advance_time(seconds)
+        self.save()
 
     def balance(self, account: str | None = None) -> JSON:
         return self.engine.balance(Ctx(account))
+
+    def pending(self, account: str | None = None, currency: str = "usd") -> int:
+        """Pending balance in one currency (card payments before ``available_on``)."""
+        for entry in self.balance(account)["pending"]:
+            if entry["currency"] == currency:
+                return int(entry["amount"])
+        return 0
 
     def available(self, account: str | None = None, currency: str = "usd") -> int:
         """Available balance in one currency: the number most tests assert on."""
@@ -277,8 +452,8 @@ class StripeSimulator:
         return {
             "base_url": self.base_url,
             "webhook": {
-                "url": self.webhook_config.url,
-                "enabled": self.dispatcher.enabled,
+                "endpoints": self.engine.objects("webhook_endpoint"),
+                "enabled": self.webhooks_enabled,
                 "pending": self.dispatcher.pending(),
             },
             "faults": self.faults.list(),

@@ -1,7 +1,9 @@
 """Webhook delivery the way Stripe does it: signed, at least once, retried, unordered.
 
-Each event is POSTed as JSON with ``Stripe-Signature: t=<unix>,v1=<hex>``, where
-``v1`` is HMAC-SHA256 of ``f"{t}.{payload}"`` under the endpoint secret, so
+Each event is POSTed to every webhook endpoint that listens to it (platform events to
+account endpoints, connected accounts' events to Connect endpoints) as JSON with
+``Stripe-Signature: t=<unix>,v1=<hex>``, where ``v1`` is HMAC-SHA256 of
+``f"{t}.{payload}"`` under that endpoint's own secret, so
 ``stripe.Webhook.construct_event`` accepts it. Any non-2xx answer (redirects
 included, which Stripe does not follow) or a connection error schedules another
 attempt after an exponential backoff. One worker thread sends whatever is due, so
@@ -45,6 +47,8 @@ class Delivery:
     at: float
     duration: float
     response_body: str
+    endpoint_id: str = ""
+    account_key: str = ""
 
     @property
     def ok(self) -> bool:
@@ -58,8 +62,8 @@ class Delivery:
 
 @dataclass
 class WebhookConfig:
-    url: str | None
-    secret: str | None
+    """The retry schedule (the same for every endpoint)."""
+
     backoff: float = 1.0
     max_backoff: float = 3600.0
     max_attempts: int = 8
@@ -70,26 +74,35 @@ class WebhookConfig:
         return float(min(self.backoff * (2 ** (attempt - 2)), self.max_backoff))
 
 
-PayloadSource = Callable[[str], tuple[str, str] | None]
-ResultSink = Callable[[str, bool, bool], None]
+#: (account key, event id) -> (event type, JSON text) as the event is now.
+PayloadSource = Callable[[str, str], tuple[str, str] | None]
+#: (account key, endpoint id) -> (url, secret), or None once the endpoint is gone.
+TargetSource = Callable[[str, str], tuple[str, str] | None]
+#: (account key, event id, delivered)
+ResultSink = Callable[[str, str, bool], None]
 
 
 class WebhookDispatcher:
-    """Background sender with a due-time queue.
+    """Background sender with a due-time queue of (event, endpoint) attempts.
 
-    ``payload_for(event_id)`` returns ``(event_type, json_text)`` at send time (the
-    event's ``pending_webhooks`` can change between attempts);
-    ``on_result(event_id, delivered, final)`` reports success or giving up.
+    ``payload_for`` gives the event at send time (its ``pending_webhooks`` can change
+    between attempts), ``target_for`` the endpoint's URL and secret at send time (a
+    deleted endpoint gets no more attempts), ``on_result`` reports each success.
     """
 
     def __init__(
-        self, config: WebhookConfig, payload_for: PayloadSource, on_result: ResultSink
+        self,
+        config: WebhookConfig,
+        payload_for: PayloadSource,
+        target_for: TargetSource,
+        on_result: ResultSink,
     ) -> None:
         self.config = config
         self._payload_for = payload_for
+        self._target_for = target_for
         self._on_result = on_result
         self._cond = threading.Condition()
-        self._queue: list[tuple[float, int, str, int]] = []
+        self._queue: list[tuple[float, int, str, str, str, int]] = []
         self._seq = itertools.count()
         self._in_flight = 0
         self._stopping = False
@@ -120,15 +133,12 @@ class WebhookDispatcher:
             self._cond.notify_all()
 
     # -- API ----------------------------------------------------------------------
-    @property
-    def enabled(self) -> bool:
-        return bool(self.config.url and self.config.secret)
-
-    def enqueue(self, event_id: str) -> None:
-        if not self.enabled:
-            return
+    def enqueue(self, account_key: str, event_id: str, endpoint_id: str) -> None:
         with self._cond:
-            heapq.heappush(self._queue, (time.monotonic(), next(self._seq), event_id, 1))
+            heapq.heappush(
+                self._queue,
+                (time.monotonic(), next(self._seq), account_key, event_id, endpoint_id, 1),
+            )
             self._cond.notify_all()
 
     @property
@@ -175,21 +185,24 @@ class WebhookDispatcher:
                     self._cond.wait(wait)
                 if self._stopping:
                     return
-                _, _, event_id, attempt = heapq.heappop(self._queue)
+                _, _, account_key, event_id, endpoint_id, attempt = heapq.heappop(self._queue)
                 self._in_flight += 1
                 generation = self._generation
             try:
-                self._attempt(event_id, attempt, generation)
+                self._attempt(account_key, event_id, endpoint_id, attempt, generation)
             finally:
                 with self._cond:
                     self._in_flight -= 1
                     self._cond.notify_all()
 
-    def _attempt(self, event_id: str, attempt: int, generation: int) -> None:
-        found = self._payload_for(event_id)
-        url, secret = self.config.url, self.config.secret
-        if found is None or not url or not secret:
+    def _attempt(
+        self, account_key: str, event_id: str, endpoint_id: str, attempt: int, generation: int
+    ) -> None:
+        found = self._payload_for(account_key, event_id)
+        target = self._target_for(account_key, endpoint_id)
+        if found is None or target is None:
             return
+        url, secret = target
         event_type, payload = found
         started = time.time()
         status, error, body = self._post(url, secret, payload)
@@ -203,6 +216,8 @@ class WebhookDispatcher:
             at=started,
             duration=time.time() - started,
             response_body=body,
+            endpoint_id=endpoint_id,
+            account_key=account_key,
         )
         with self._cond:
             if generation != self._generation:
@@ -211,9 +226,13 @@ class WebhookDispatcher:
             retry = not delivery.ok and attempt < self.config.max_attempts and not self._stopping
             if retry:
                 due = time.monotonic() + self.config.delay_before(attempt + 1)
-                heapq.heappush(self._queue, (due, next(self._seq), event_id, attempt + 1))
+                heapq.heappush(
+                    self._queue,
+                    (due, next(self._seq), account_key, event_id, endpoint_id, attempt + 1),
+                )
             self._cond.notify_all()
-        self._on_result(event_id, delivery.ok, delivery.ok or not retry)
+        if delivery.ok:
+            self._on_result(account_key, event_id, True)
 
     def _post(self, url: str, secret: str, payload: str) -> tuple[int | None, str | None, str]:
         parts = urlsplit(url)

@@ -95,6 +95,7 @@ def test_each_variable_reaches_the_settings():
             "DATABASE_URL": "postgresql://u:p@db.example:5432/prod_db",
             "STRIPE_SECRET_KEY": "sk_live_x",
             "STRIPE_WEBHOOK_SECRET": "whsec_x",
+            "STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_y",
         },
     )
     assert parsed == {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import time
 
@@ -184,9 +185,9 @@ def test_webhook_delivered_live_and_a_500_retried_credits_once(
     real_apply = funding._apply_checkout_event
     calls = {"n": 0}
 
-    def flaky(event_type, session):
+    def flaky(**kwargs):
         calls["n"] += 1
-        real_apply(event_type, session)
+        real_apply(**kwargs)
         if calls["n"] == 1:
             raise RuntimeError("crash after the credit, before commit")
 
@@ -258,8 +259,15 @@ def test_reconcile_finds_paid_but_not_credited(stripe_settings):
 
     missed = funding.deposit_start(user=requester, amount_cents=700, site_url="http://testserver")
     _pay(stripe_settings, missed)  # the webhook never reached us
-    with pytest.raises(CommandError, match="1 difference"):
-        call_command("reconcile_stripe")
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="2 difference"):
+        call_command("reconcile_stripe", stdout=out)
+    # Stripe holds 700 − (20 + 30) = 650¢ more than the ledger's clearing mirrors.
+    assert out.getvalue().splitlines() == [
+        f"paid_not_credited: {missed.checkout_session_id}: Stripe collected 700 usd",
+        "clearing_mismatch: stripe_clearing: Stripe holds 1591¢ (available + pending), "
+        "the ledger's Stripe clearing mirrors 941¢",
+    ]
     # Catching up from Stripe's event list applies it through the same handler.
     assert funding.sync_events() == 1
     call_command("reconcile_stripe")

@@ -282,7 +282,9 @@ def test_checkout_paid_through_the_hosted_page(
     assert done.payment_intent is not None and done.payment_intent.startswith("pi_")
     assert done.customer_details is not None and done.customer_details.email == "payer@example.com"
     assert done.url is None
-    assert stripe_sim.available() == 1234
+    # Stripe's US card fee (2.9% + 30¢: 35.8¢ rounds to 36¢, + 30¢) is kept, and the
+    # rest is pending until the balance transaction's available_on.
+    assert (stripe_sim.available(), stripe_sim.pending()) == (0, 1234 - 66)
 
     [delivery] = stripe_sim.wait_for_deliveries(event_type="checkout.session.completed")
     assert delivery.attempt == 1 and delivery.status == 200
@@ -305,7 +307,7 @@ def test_checkout_paid_through_the_hosted_page(
 
     again = browse(session.url, {})
     assert again.status == 409
-    assert stripe_sim.available() == 1234
+    assert (stripe_sim.available(), stripe_sim.pending()) == (0, 1168)
 
 
 def test_checkout_cancel_redirects_and_leaves_the_session_open(
@@ -521,10 +523,16 @@ def test_idempotency_keys_are_scoped_per_api_key_and_account(
     connected = stripe_sim_client.v1.payouts.create(
         params=params, options={"idempotency_key": "same", "stripe_account": account}
     )
-    other_key = _client(stripe_sim, key="sk_test_other").v1.payouts.create(
-        params=params, options={"idempotency_key": "same"}
-    )
-    assert len({platform.id, connected.id, other_key.id}) == 3
+    with StripeSimulator(api_keys=[API_KEY, "sk_test_other"]) as two_accounts:
+        for key in (API_KEY, "sk_test_other"):
+            two_accounts.engines[key].fund(5000)
+        first = _client(two_accounts).v1.payouts.create(
+            params=params, options={"idempotency_key": "same"}
+        )
+        other_key = _client(two_accounts, key="sk_test_other").v1.payouts.create(
+            params=params, options={"idempotency_key": "same"}
+        )
+    assert len({platform.id, connected.id, first.id, other_key.id}) == 4
 
 
 def test_validation_errors_do_not_consume_the_key(
@@ -861,6 +869,16 @@ def test_connect_onboarding_transfer_and_payout(
 
     session = client.v1.checkout.sessions.create(params=_session_params(amount=5000))
     assert session.url is not None and browse(session.url, {}).status == 303
+    # $50.00 paid, Stripe's fee 2.9% + 30¢ = $1.75 kept; $48.25 is pending for 2 days,
+    # and a transfer may not use pending money, as on Stripe.
+    assert (stripe_sim.available(), stripe_sim.pending()) == (0, 4825)
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.transfers.create(
+            params={"amount": 4000, "currency": "usd", "destination": account.id}
+        )
+    assert refused.value.code == "balance_insufficient"
+    stripe_sim.advance_time(2 * 86400)
+    assert (stripe_sim.available(), stripe_sim.pending()) == (4825, 0)
     transfer = client.v1.transfers.create(
         params={
             "amount": 4000,
@@ -888,7 +906,7 @@ def test_connect_onboarding_transfer_and_payout(
 
     connected = client.v1.balance.retrieve(options={"stripe_account": account.id})
     assert connected.available[0].amount == 4000
-    assert client.v1.balance.retrieve().available[0].amount == 1000
+    assert client.v1.balance.retrieve().available[0].amount == 825
 
     payout = client.v1.payouts.create(
         params={"amount": 3000, "currency": "usd", "metadata": {"w": "1"}},
@@ -917,10 +935,11 @@ def test_connect_onboarding_transfer_and_payout(
     platform_events = client.v1.events.list()
     assert [e.type for e in platform_events.data] == [
         "transfer.created",
+        "balance.available",
         "checkout.session.completed",
     ]
 
-    stripe_sim.wait_for_deliveries(5)
+    stripe_sim.wait_for_deliveries(6)
     verified = [
         stripe.Webhook.construct_event(
             r.body.decode(), r.headers["Stripe-Signature"], WEBHOOK_SECRET
@@ -930,6 +949,7 @@ def test_connect_onboarding_transfer_and_payout(
     assert sorted(e.type for e in verified) == sorted(
         [
             "account.updated",
+            "balance.available",
             "checkout.session.completed",
             "transfer.created",
             "payout.created",
@@ -1124,3 +1144,149 @@ def test_runs_as_a_process_and_prints_its_address(tmp_path: Path) -> None:
         process.terminate()
         process.wait(timeout=10)
     assert process.returncode == 0
+
+
+# ------------------------------------------------------------- strict as Stripe (issue 14)
+
+
+def test_unknown_or_mistyped_secret_key_is_401_and_each_key_is_one_account() -> None:
+    with StripeSimulator(api_keys=[API_KEY, "sk_test_second_account"]) as sim:
+        for bad in ("sk_test_fairtask_simulatoR", "sk_test_unknown_key_1234"):
+            status, _, body = _raw(
+                sim, "GET", "/v1/balance", headers={"Authorization": f"Bearer {bad}"}
+            )
+            assert status == 401
+            assert body["error"]["type"] == "invalid_request_error"
+            assert body["error"]["message"] == (
+                f"Invalid API Key provided: {bad[:8]}{'*' * (len(bad) - 12)}{bad[-4:]}"
+            )
+            with pytest.raises(stripe.AuthenticationError):
+                _client(sim, key=bad).v1.checkout.sessions.create(params=_session_params())
+        assert sim.objects("checkout.session") == []
+
+        first, second = _client(sim), _client(sim, key="sk_test_second_account")
+        session = first.v1.checkout.sessions.create(params=_session_params())
+        with pytest.raises(stripe.InvalidRequestError) as info:
+            second.v1.checkout.sessions.retrieve(session.id)
+        assert info.value.http_status == 404  # another account's object
+        assert [s.id for s in first.v1.checkout.sessions.list().data] == [session.id]
+        assert second.v1.checkout.sessions.list().data == []
+
+
+def test_webhook_endpoints_crud_and_connect_routing(stripe_sim: StripeSimulator) -> None:
+    client = _client(stripe_sim)
+    platform_receiver, connect_receiver = WebhookReceiver().start(), WebhookReceiver().start()
+    try:
+        platform = client.v1.webhook_endpoints.create(
+            params={"url": platform_receiver.url, "enabled_events": ["*"]}
+        )
+        connect = client.v1.webhook_endpoints.create(
+            params={"url": connect_receiver.url, "enabled_events": ["*"], "connect": True}
+        )
+        assert platform.secret and connect.secret and platform.secret != connect.secret
+        assert "secret" not in client.v1.webhook_endpoints.retrieve(platform.id)  # shown once
+        assert {e.id for e in client.v1.webhook_endpoints.list().data} == {
+            platform.id,
+            connect.id,
+        }
+        with pytest.raises(stripe.InvalidRequestError):
+            client.v1.webhook_endpoints.create(params={"url": platform_receiver.url})
+
+        account = _onboarded_account(stripe_sim, client)  # account.updated: connected
+        session = client.v1.checkout.sessions.create(params=_session_params())
+        stripe_sim.complete_checkout(session.id)  # checkout.session.completed: platform
+        stripe_sim.wait_for_deliveries(2)
+        stripe_sim.wait_for_webhooks()
+
+        [to_platform] = platform_receiver.received
+        [to_connect] = connect_receiver.received
+        event = stripe.Webhook.construct_event(
+            to_platform.body.decode(), to_platform.headers["Stripe-Signature"], platform.secret
+        )
+        assert event.type == "checkout.session.completed"
+        connected = stripe.Webhook.construct_event(
+            to_connect.body.decode(), to_connect.headers["Stripe-Signature"], connect.secret
+        )
+        assert (connected.type, connected.account) == ("account.updated", account)
+        with pytest.raises(stripe.SignatureVerificationError):
+            stripe.Webhook.construct_event(
+                to_connect.body.decode(), to_connect.headers["Stripe-Signature"], platform.secret
+            )
+
+        deleted = client.v1.webhook_endpoints.delete(platform.id)
+        assert (deleted.id, deleted.deleted) == (platform.id, True)
+        with pytest.raises(stripe.InvalidRequestError):
+            client.v1.webhook_endpoints.retrieve(platform.id)
+        other = client.v1.checkout.sessions.create(params=_session_params())
+        stripe_sim.complete_checkout(other.id)
+        stripe_sim.wait_for_webhooks()
+        assert len(platform_receiver.received) == 1  # no endpoint listens any more
+        assert (
+            client.v1.events.retrieve(
+                stripe_sim.events("checkout.session.completed")[-1]["id"]
+            ).pending_webhooks
+            == 0
+        )
+    finally:
+        platform_receiver.stop()
+        connect_receiver.stop()
+
+
+def test_pending_funds_become_available_on_their_date(stripe_sim: StripeSimulator) -> None:
+    client = _client(stripe_sim)
+    session = client.v1.checkout.sessions.create(params=_session_params(amount=10_000))
+    stripe_sim.complete_checkout(session.id)
+    paid = client.v1.checkout.sessions.retrieve(
+        session.id, params={"expand": ["payment_intent.latest_charge.balance_transaction"]}
+    )
+    bt = paid.payment_intent.latest_charge.balance_transaction
+    # $100.00: 2.9% = $2.90, + 30¢ = $3.20 kept by Stripe.
+    assert (bt.amount, bt.fee, bt.net, bt.status) == (10_000, 320, 9_680, "pending")
+    assert bt.fee_details[0].type == "stripe_fee"
+    assert bt.available_on == bt.created + 2 * 86400
+    balance = client.v1.balance.retrieve()
+    assert (balance.available[0].amount, balance.pending[0].amount) == (0, 9_680)
+
+    stripe_sim.advance_time(2 * 86400 - 60)
+    assert stripe_sim.pending() == 9_680  # not yet
+    stripe_sim.advance_time(60)
+    assert (stripe_sim.available(), stripe_sim.pending()) == (9_680, 0)
+    assert client.v1.balance_transactions.retrieve(bt.id).status == "available"
+    assert [e["type"] for e in stripe_sim.events()][-1] == "balance.available"
+
+
+def test_no_fee_and_no_delay_when_configured() -> None:
+    with StripeSimulator(card_fee_bp=0, card_fee_fixed=0, available_delay=0) as sim:
+        session = _client(sim).v1.checkout.sessions.create(params=_session_params(amount=1234))
+        sim.complete_checkout(session.id)
+        assert (sim.available(), sim.pending()) == (1234, 0)
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "sim" / "state.json"
+    with StripeSimulator(state_path=state) as sim:
+        client = _client(sim)
+        session = client.v1.checkout.sessions.create(
+            params=_session_params(amount=2000), options={"idempotency_key": "checkout-1"}
+        )
+        sim.complete_checkout(session.id)
+        account = _onboarded_account(sim, client)
+        endpoint = client.v1.webhook_endpoints.create(
+            params={"url": "http://127.0.0.1:9/none", "enabled_events": ["payout.paid"]}
+        )
+        before = (sim.balance(), len(sim.events()))
+    assert state.exists()
+
+    with StripeSimulator(state_path=state) as again:
+        client = _client(again)
+        assert client.v1.checkout.sessions.retrieve(session.id).payment_status == "paid"
+        assert client.v1.accounts.retrieve(account).payouts_enabled is True
+        assert [e.id for e in client.v1.webhook_endpoints.list().data] == [endpoint.id]
+        assert (again.balance(), len(again.events())) == before
+        # The idempotency key still replays the first response.
+        replay = client.v1.checkout.sessions.create(
+            params=_session_params(amount=2000), options={"idempotency_key": "checkout-1"}
+        )
+        assert replay.id == session.id
+        again.advance_time(2 * 86400)
+        assert again.available() == 2000 - 88

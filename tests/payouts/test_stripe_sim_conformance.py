@@ -77,6 +77,14 @@ CASES: dict[str, tuple[str, int]] = {
     "checkout_retrieve_complete": ("GET /v1/checkout/sessions/{session}", 200),
     "checkout_expire": ("POST /v1/checkout/sessions/{session}/expire", 200),
     "checkout_list": ("GET /v1/checkout/sessions", 200),
+    "checkout_retrieve_fee_expanded": ("GET /v1/checkout/sessions/{session}", 200),
+    "payment_intent_retrieve": ("GET /v1/payment_intents/{intent}", 200),
+    "balance_transaction_retrieve": ("GET /v1/balance_transactions/{id}", 200),
+    "webhook_endpoint_create": ("POST /v1/webhook_endpoints", 200),
+    "webhook_endpoint_create_connect": ("POST /v1/webhook_endpoints", 200),
+    "webhook_endpoint_retrieve": ("GET /v1/webhook_endpoints/{webhook_endpoint}", 200),
+    "webhook_endpoint_list": ("GET /v1/webhook_endpoints", 200),
+    "webhook_endpoint_delete": ("DELETE /v1/webhook_endpoints/{webhook_endpoint}", 200),
     "account_create": ("POST /v1/accounts", 200),
     "account_retrieve_new": ("GET /v1/accounts/{account}", 200),
     "account_link_create": ("POST /v1/account_links", 200),
@@ -164,6 +172,28 @@ def _scenario(sim: StripeSimulator, wire: Wire) -> None:
     other = call(None, "POST", "/v1/checkout/sessions", SESSION)
     call("checkout_expire", "POST", f"/v1/checkout/sessions/{other['id']}/expire")
     call("checkout_list", "GET", "/v1/checkout/sessions", {"limit": 1})
+    paid = call(
+        "checkout_retrieve_fee_expanded",
+        "GET",
+        f"/v1/checkout/sessions/{sid}",
+        {"expand": ["payment_intent.latest_charge.balance_transaction"]},
+    )
+    call("payment_intent_retrieve", "GET", f"/v1/payment_intents/{paid['payment_intent']['id']}")
+    bt = paid["payment_intent"]["latest_charge"]["balance_transaction"]
+    call("balance_transaction_retrieve", "GET", f"/v1/balance_transactions/{bt['id']}")
+    hook = {"url": "https://fairtask.test/hooks", "enabled_events": ["checkout.session.completed"]}
+    endpoint = call("webhook_endpoint_create", "POST", "/v1/webhook_endpoints", hook)
+    connect_endpoint = call(
+        "webhook_endpoint_create_connect",
+        "POST",
+        "/v1/webhook_endpoints",
+        {"url": "https://fairtask.test/connect", "enabled_events": ["*"], "connect": "true"},
+    )
+    call("webhook_endpoint_retrieve", "GET", f"/v1/webhook_endpoints/{endpoint['id']}")
+    call("webhook_endpoint_list", "GET", "/v1/webhook_endpoints", {"limit": 3})
+    call("webhook_endpoint_delete", "DELETE", f"/v1/webhook_endpoints/{endpoint['id']}")
+    # Nothing listens at these URLs: remove the Connect one too before events follow.
+    call(None, "DELETE", f"/v1/webhook_endpoints/{connect_endpoint['id']}")
 
     account = call(
         "account_create",
@@ -395,6 +425,13 @@ def test_objects_carry_the_required_fields(wire: Wire) -> None:
         "event": wire.responses["event_retrieve"][1],
         "item": wire.responses["checkout_line_items"][1]["data"][0],
         "bank_account": wire.responses["payout_retrieve_expanded"][1]["destination"],
+        "payment_intent": wire.responses["payment_intent_retrieve"][1],
+        "charge": wire.responses["checkout_retrieve_fee_expanded"][1]["payment_intent"][
+            "latest_charge"
+        ],
+        "balance_transaction": wire.responses["balance_transaction_retrieve"][1],
+        "webhook_endpoint": wire.responses["webhook_endpoint_retrieve"][1],
+        "deleted_webhook_endpoint": wire.responses["webhook_endpoint_delete"][1],
     }
     for kind, sample in samples.items():
         missing = set(schemas[kind].get("required", [])) - set(sample)
@@ -425,7 +462,8 @@ def test_simulator_accepts_only_documented_parameters(method: str, path: str) ->
     assert status == 400, body
     error = body["error"]
     assert error["code"] == "parameter_unknown"
-    implemented = set(error["message"].split("implements: ", 1)[1].rstrip(".)").split(", "))
+    listed = error["message"].split("implements: ", 1)[1].rstrip(".)").split(", ")
+    implemented = {name for name in listed if name}  # DELETE takes no parameters
     spec = operation(method, path)
     documented = set(spec["body"] if method == "POST" else spec["query"])
     documented |= {"limit", "starting_after", "ending_before", "expand"} & set(spec["query"])

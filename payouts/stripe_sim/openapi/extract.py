@@ -46,14 +46,19 @@ ROOTS = (
     "account",
     "account_link",
     "balance",
+    "balance_transaction",
     "bank_account",
+    "charge",
     "checkout.session",
+    "deleted_webhook_endpoint",
     "error",
     "event",
     "item",
+    "payment_intent",
     "payout",
     "transfer",
     "transfer_reversal",
+    "webhook_endpoint",
 )
 
 OPERATIONS = (
@@ -82,6 +87,12 @@ OPERATIONS = (
     ("get", "/v1/balance"),
     ("get", "/v1/events"),
     ("get", "/v1/events/{id}"),
+    ("get", "/v1/payment_intents/{intent}"),
+    ("get", "/v1/balance_transactions/{id}"),
+    ("get", "/v1/webhook_endpoints"),
+    ("post", "/v1/webhook_endpoints"),
+    ("get", "/v1/webhook_endpoints/{webhook_endpoint}"),
+    ("delete", "/v1/webhook_endpoints/{webhook_endpoint}"),
 )
 
 REF_PREFIX = "#/components/schemas/"
