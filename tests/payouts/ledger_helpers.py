@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import connection
+from django.utils import timezone
 
-from payouts.models import LedgerAccount
+from marketplace import services
+from marketplace.models import Task
+from payouts import ledger
+from payouts.models import Deposit, LedgerAccount, LedgerTransaction
+from tasks.models import Assignment
 
 
 def balances() -> dict[int, int]:
@@ -80,3 +86,65 @@ def violations_seen_by(cursor) -> tuple[set[str], str]:
             names.add(check.name)
             lines.append(f"{check.name}: {detail}")
     return names, "\n".join(lines)
+
+
+# --- Records behind the ledger, as the services write them ---------------------------------
+
+
+def deposit_through_stripe_records(user, amount_cents: int, session: str) -> LedgerTransaction:
+    """A completed Deposit and its ledger credit, as the Checkout webhook writes them."""
+    txn = ledger.deposit(
+        key=f"deposit-{session}", user=user, amount_cents=amount_cents, external_ref=session
+    )
+    Deposit.objects.create(
+        user=user,
+        amount_cents=amount_cents,
+        credited_cents=amount_cents,
+        status=Deposit.Status.COMPLETED,
+        checkout_session_id=session,
+        ledger_transaction=txn,
+        completed_at=timezone.now(),
+    )
+    return txn
+
+
+def published_batch(requester, tmp_path, settings, rows: int = 10):
+    """A batch of ``rows`` tasks (10¢ reward + 2¢ fee each) published: held in escrow."""
+    settings.FAIRTASK_UPLOAD_DIR = tmp_path / "uploads"
+    project = services.project_create(
+        owner=requester,
+        title="Classify support tickets",
+        template_kind="text_classification",
+        template_config={"labels": ["Question", "Complaint", "Other"]},
+        reward_cents=10,
+        estimated_seconds=30,
+        assignments_per_task=1,
+    )
+    content = "text,source\n" + "".join(f"Ticket {i},email\n" for i in range(rows))
+    batch = services.batch_upload(
+        project=project, user=requester, fileobj=io.BytesIO(content.encode()), filename="b.csv"
+    )
+    return services.batch_publish(batch=batch, user=requester)
+
+
+def approve_and_settle(batch, worker, row: int) -> tuple[Assignment, LedgerTransaction]:
+    task = Task.objects.filter(batch=batch).order_by("row_number")[row]
+    now = timezone.now()
+    assignment = Assignment.objects.create(
+        task=task,
+        worker=worker,
+        status="approved",
+        accepted_at=now,
+        submitted_at=now,
+        reward_cents=batch.reward_cents,
+        fee_cents=batch.fee_cents,
+    )
+    txn = ledger.settle(
+        key=f"settle-{assignment.pk}",
+        batch_id=batch.pk,
+        worker=worker,
+        reward_cents=assignment.reward_cents,
+        fee_cents=assignment.fee_cents,
+    )
+    Assignment.objects.filter(pk=assignment.pk).update(settled_at=now)
+    return assignment, txn

@@ -9,20 +9,22 @@ drop a constraint, so the owner does, then re-enables the trigger (ALWAYS).
 
 from __future__ import annotations
 
-import io
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
-from django.utils import timezone
 
-from marketplace import services
-from marketplace.models import Task
 from payouts import audit, ledger
-from payouts.models import Deposit, LedgerAccount, LedgerEntry, LedgerTransaction
-from tasks.models import Assignment
-from tests.payouts.ledger_helpers import corrupt_as_owner, owner_connection, violations_seen_by
+from payouts.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from tests.payouts.ledger_helpers import (
+    approve_and_settle,
+    corrupt_as_owner,
+    deposit_through_stripe_records,
+    owner_connection,
+    published_batch,
+    violations_seen_by,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,65 +32,6 @@ ENTRY_BALANCED = ("payouts_ledgerentry", "ledger_entry_balanced")
 ENTRY_SEALED = ("payouts_ledgerentry", "ledger_entry_sealed")
 TXN_BALANCED = ("payouts_ledgertransaction", "ledger_transaction_balanced")
 ACCOUNT_GUARD = ("payouts_ledgeraccount", "ledger_account_guard")
-
-
-def deposit_through_stripe_records(user, amount_cents: int, session: str) -> LedgerTransaction:
-    """A completed Deposit and its ledger credit, as the Checkout webhook writes them."""
-    txn = ledger.deposit(
-        key=f"deposit-{session}", user=user, amount_cents=amount_cents, external_ref=session
-    )
-    Deposit.objects.create(
-        user=user,
-        amount_cents=amount_cents,
-        credited_cents=amount_cents,
-        status=Deposit.Status.COMPLETED,
-        checkout_session_id=session,
-        ledger_transaction=txn,
-        completed_at=timezone.now(),
-    )
-    return txn
-
-
-def published_batch(requester, tmp_path, settings, rows: int = 10):
-    """A batch of ``rows`` tasks (10¢ reward + 2¢ fee each) published: held in escrow."""
-    settings.FAIRTASK_UPLOAD_DIR = tmp_path / "uploads"
-    project = services.project_create(
-        owner=requester,
-        title="Classify support tickets",
-        template_kind="text_classification",
-        template_config={"labels": ["Question", "Complaint", "Other"]},
-        reward_cents=10,
-        estimated_seconds=30,
-        assignments_per_task=1,
-    )
-    content = "text,source\n" + "".join(f"Ticket {i},email\n" for i in range(rows))
-    batch = services.batch_upload(
-        project=project, user=requester, fileobj=io.BytesIO(content.encode()), filename="b.csv"
-    )
-    return services.batch_publish(batch=batch, user=requester)
-
-
-def approve_and_settle(batch, worker, row: int) -> tuple[Assignment, LedgerTransaction]:
-    task = Task.objects.filter(batch=batch).order_by("row_number")[row]
-    now = timezone.now()
-    assignment = Assignment.objects.create(
-        task=task,
-        worker=worker,
-        status="approved",
-        accepted_at=now,
-        submitted_at=now,
-        reward_cents=batch.reward_cents,
-        fee_cents=batch.fee_cents,
-    )
-    txn = ledger.settle(
-        key=f"settle-{assignment.pk}",
-        batch_id=batch.pk,
-        worker=worker,
-        reward_cents=assignment.reward_cents,
-        fee_cents=assignment.fee_cents,
-    )
-    Assignment.objects.filter(pk=assignment.pk).update(settled_at=now)
-    return assignment, txn
 
 
 @pytest.fixture
