@@ -7,7 +7,7 @@ class MarketplaceConfig(AppConfig):
     verbose_name = "Marketplace"
 
     def ready(self) -> None:
-        from marketplace import ledger_checks
+        from marketplace import checks, ledger_checks  # noqa: F401 (checks: @register)
 
         # Once per migrate (sender: this app), after every migration has run: the runtime
         # role gets exactly its grants on whatever tables now exist.

@@ -1,6 +1,12 @@
 from django.contrib import admin
 
-from payouts.models import LedgerAccount, LedgerEntry, LedgerTransaction, PlatformSettings
+from payouts.models import (
+    LedgerAccount,
+    LedgerCheckRun,
+    LedgerEntry,
+    LedgerTransaction,
+    PlatformSettings,
+)
 
 
 @admin.register(PlatformSettings)
@@ -110,3 +116,21 @@ class LedgerEntryAdmin(ReadOnlyLedgerAdmin):
     search_fields = ("transaction__idempotency_key", "account__owner__email", "account__ref")
     list_select_related = ("transaction", "account", "account__owner")
     readonly_fields = ("transaction", "account", "amount_cents", "created_at")
+
+
+@admin.register(LedgerCheckRun)
+class LedgerCheckRunAdmin(ReadOnlyLedgerAdmin):
+    list_display = ("started_at", "source", "ok", "check_count", "violation_count", "transactions")
+    list_filter = ("ok", "source")
+    readonly_fields = (
+        "source",
+        "started_at",
+        "finished_at",
+        "ok",
+        "check_count",
+        "violation_count",
+        "violations",
+        "accounts",
+        "transactions",
+        "entries",
+    )

@@ -137,6 +137,13 @@ def run_and_record(*, source: str) -> Any:
     return run_row
 
 
+def last_run() -> Any:
+    """The most recent stored audit run (``LedgerCheckRun``), or None."""
+    from payouts.models import LedgerCheckRun
+
+    return LedgerCheckRun.objects.order_by("-started_at", "-pk").first()
+
+
 def _email_staff(run_row: Any, result: AuditResult) -> None:
     recipients = list(
         get_user_model()

@@ -40,7 +40,10 @@ def django_db_setup(
     kwargs = {"keepdb": True} if django_db_keepdb and not django_db_createdb else {}
     with django_db_blocker.unblock(), connected_as_owner():
         db_cfg = setup_databases(
-            verbosity=request.config.option.verbose, interactive=False, aliases={"default"}, **kwargs
+            verbosity=request.config.option.verbose,
+            interactive=False,
+            aliases={"default"},
+            **kwargs,
         )
     yield
     if not django_db_keepdb:
