@@ -13,8 +13,11 @@ balances and check the balance and the seal at COMMIT). Setup (users, their acco
 first deposit) is not timed. Two modes: ``durable`` (each COMMIT waits for its WAL
 flush, as in production) and ``no_wait`` (``synchronous_commit`` off for the session:
 the posting's own work without the disk's flush time, which otherwise dominates and
-hides what the ledger code costs). Each figure is the median of ``--repeats`` runs
-(default 3) of ``--postings`` postings each, the modes alternating.
+hides what the ledger code costs); and ``sql``: the database's share alone, a DO block
+writing 5 × ``--postings`` deposit-shaped postings (a transaction and two entries each,
+100 per database transaction) with no Python in the loop, so what the triggers and
+checks cost per posting shows undiluted. Each figure is the median of ``--repeats``
+runs (default 3) of each mode, the modes alternating.
 
 Database: a dedicated database ``<name>_bench_ledger`` on the server of
 ``DATABASE_URL`` (or the embedded one), created, migrated and dropped at the end (the
@@ -53,7 +56,20 @@ CYCLE = 14  # postings per cycle of the loop below
 # no_wait: synchronous_commit off for the session, so the figure is the posting's own
 # work (locks, inserts, triggers) without the disk's flush time, which dominates the
 # durable figure on a slow disk and hides what the ledger code costs.
-MODES = ("durable", "no_wait")
+MODES = ("durable", "no_wait", "sql")
+# sql: the same database work without Python: a DO block inserts a deposit-shaped
+# transaction and its two entries per posting, 100 postings per database transaction,
+# so the figure isolates what the database (triggers, checks, indexes) costs per posting.
+SQL_CHUNK = 100
+SQL_POSTINGS = """
+DO $$ DECLARE t bigint; BEGIN
+  FOR i IN 1..CHUNK LOOP
+    INSERT INTO payouts_ledgertransaction (idempotency_key, kind, memo, external_ref, created_at)
+         VALUES ('sql-' || STAMP || '-' || i, 'deposit', '', '', now()) RETURNING id INTO t;
+    INSERT INTO payouts_ledgerentry (transaction_id, account_id, amount_cents, created_at)
+         VALUES (t, CREDIT, 100, now()), (t, DEBIT, -100, now());
+  END LOOP;
+END $$"""
 
 
 def with_dbname(url: str, dbname: str) -> str:
@@ -94,6 +110,45 @@ def bench_env(base: dict[str, str]) -> dict[str, str]:
 
 def creator_url(env: dict[str, str]) -> str:
     return env.get("DATABASE_OWNER_URL") or env["DATABASE_URL"]
+
+
+def sql_child(postings: int) -> dict:
+    """The ``sql`` mode: postings written by a DO block, as the application's role."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings.dev")
+    import django
+
+    django.setup()
+    from django.db import connection, transaction
+
+    from marketplace.models import User
+    from payouts import ledger
+
+    stamp = time.time_ns()
+    user = User.objects.create_user(f"bench-sql-{stamp}@example.com", is_requester=True)
+    credit, debit = ledger.requester_account(user).pk, ledger.stripe_clearing_account().pk
+    chunks = max(1, postings // SQL_CHUNK)
+    started = time.perf_counter()
+    with connection.cursor() as cur:
+        for c in range(chunks):
+            statement = (
+                SQL_POSTINGS.replace("CHUNK", str(SQL_CHUNK))
+                .replace("STAMP", f"'{stamp}-{c}'")
+                .replace("CREDIT", str(credit))
+                .replace("DEBIT", str(debit))
+            )
+            with transaction.atomic():
+                cur.execute(statement)
+        seconds = time.perf_counter() - started
+        cur.execute("SELECT current_user, current_setting('server_version')")
+        role, version = cur.fetchone()
+    done = chunks * SQL_CHUNK
+    return {
+        "postings": done,
+        "seconds": round(seconds, 3),
+        "postings_per_s": round(done / seconds, 1),
+        "role": role,
+        "postgresql": version,
+    }
 
 
 def child(postings: int, no_wait: bool) -> dict:
@@ -206,7 +261,9 @@ def write_docs(label: str, result: dict, server: str) -> None:
         f"| {label} | {result['commit']} | **{result['durable_per_s']:,.0f}** "
         f"({', '.join(f'{r:,.0f}' for r in result['runs']['durable'])}) | "
         f"**{result['no_wait_per_s']:,.0f}** "
-        f"({', '.join(f'{r:,.0f}' for r in result['runs']['no_wait'])}) | {result['role']} | "
+        f"({', '.join(f'{r:,.0f}' for r in result['runs']['no_wait'])}) | "
+        f"**{result['sql_per_s']:,.0f}** "
+        f"({', '.join(f'{r:,.0f}' for r in result['runs']['sql'])}) | {result['role']} | "
         f"PostgreSQL {result['postgresql']} at {server} | {result['date']} |"
     )
     if heading not in text:
@@ -222,8 +279,8 @@ def write_docs(label: str, result: dict, server: str) -> None:
             "least 0.8× of the figure before them.\n\n"
             f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory_gb']} GB RAM, "
             f"{info['os']}, Python {info['python']}; shared with other jobs, so runs vary.\n\n"
-            "| label | commit | durable postings/s | no_wait postings/s | role | database | date |\n"
-            "|---|---|---:|---:|---|---|---|\n"
+            "| label | commit | durable postings/s | no_wait postings/s | sql postings/s | role | database | date |\n"
+            "|---|---|---:|---:|---:|---|---|---|\n"
         )
     text = text.rstrip("\n") + "\n" + line + "\n"
     DOCS.write_text(text)
@@ -237,9 +294,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-docs", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-wait", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--sql", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.postings, args.no_wait)))
+        if args.sql:
+            print(json.dumps(sql_child(args.postings)))
+        else:
+            print(json.dumps(child(args.postings, args.no_wait)))
         return 0
 
     base = database_env()
@@ -264,7 +325,8 @@ def main(argv: list[str]) -> int:
         for mode in MODES * args.repeats:
             out = subprocess.run(
                 [sys.executable, __file__, "--child", "--postings", str(args.postings)]
-                + (["--no-wait"] if mode == "no_wait" else []),
+                + (["--no-wait"] if mode == "no_wait" else [])
+                + (["--sql", "--postings", str(args.postings * 5)] if mode == "sql" else []),
                 env=env,
                 cwd=ROOT,
                 capture_output=True,
