@@ -9,7 +9,8 @@ PORT ?= 8000
 STRIPE_SIM_PORT ?= 12111
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format typecheck lock bench clean-db
+# The virtualenv alone (CI needs it before the suite, to create the database roles).
+.PHONY: venv run test lint format typecheck lock bench clean-db
 
 $(STAMP): requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -18,22 +19,26 @@ $(STAMP): requirements.lock
 	@touch $@
 
 # With DATABASE_URL unset the embedded PostgreSQL is started here and stopped when
-# this recipe ends (Ctrl-C included); with CELERY_BROKER_URL unset the worker and
-# beat use the filesystem broker under var/; without STRIPE_SECRET_KEY the Stripe
+# this recipe ends (Ctrl-C included). It has two roles: migrate runs as the owner
+# (DATABASE_OWNER_URL), the Procfile processes as the runtime role (DATABASE_URL; they
+# are not given the owner's URL; see docs/operations.md). With CELERY_BROKER_URL unset
+# the worker and beat use the filesystem broker under var/; without STRIPE_SECRET_KEY the Stripe
 # simulator runs as a Procfile process. The web process loads the demo data
 # (seed_demo, which funds the demo requesters through the simulator) before serving.
+venv: $(STAMP)
+
 run: $(STAMP)
 	@set -e; \
 	export DJANGO_SETTINGS_MODULE=marketplace.settings.dev PORT=$(PORT) FAIRTASK_WEB_PORT=$(PORT) \
 		STRIPE_SIM_PORT=$(STRIPE_SIM_PORT) SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}"; \
 	if [ -z "$$DATABASE_URL" ]; then \
-		export DATABASE_URL="$$($(PY) -m marketplace.embedded_db start)"; \
+		eval "$$($(PY) -m marketplace.embedded_db env)"; \
 		trap '$(PY) -m marketplace.embedded_db stop >/dev/null' EXIT INT TERM; \
 	fi; \
 	$(PY) manage.py migrate --noinput -v0; \
 	$(PY) manage.py collectstatic --noinput -v0; \
 	$(PY) manage.py demo_banner; \
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
+	DATABASE_OWNER_URL= PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
 
 # The whole suite: embedded PostgreSQL and filesystem broker unless DATABASE_URL and
 # CELERY_BROKER_URL are set (CI sets them). An embedded server this target started is
@@ -70,6 +75,7 @@ lock:
 
 bench: $(STAMP)
 	$(PY) bench/upload.py --rows 100000
+	$(PY) bench/ledger.py
 
 # The simulator's state goes with the database: Stripe's records and ours must agree.
 clean-db:

@@ -48,8 +48,9 @@ default 10,000 and 50,000 rows are run before ``--rows`` to show that memory sta
 as the file grows (``--sizes`` changes them; ``--sizes ''`` runs only ``--rows``).
 
 Database: the server of ``DATABASE_URL`` (or the embedded one when it is unset). A
-dedicated database ``<name>_bench`` (``--db-suffix``) is created there, migrated, and
-dropped at the end, so the benchmark leaves nothing behind (the ledger is append-only:
+dedicated database ``<name>_bench`` (``--db-suffix``) is created there (by the owner role
+of ``DATABASE_OWNER_URL`` when the roles are split), migrated, used as the runtime role,
+and dropped at the end, so the benchmark leaves nothing behind (the ledger is append-only:
 its rows cannot be cleaned out of a shared database). ``--keep-db`` keeps it.
 
 Prints one line per size and, as the last line, one JSON object: rows, seconds,
@@ -103,14 +104,20 @@ UNTHROTTLED = "1000000/s"
 # --- Database --------------------------------------------------------------------------
 
 
-def base_url() -> str:
-    url = os.environ.get("DATABASE_URL", "").strip()
-    if url:
-        return url
+def base_urls() -> dict[str, str]:
+    """DATABASE_URL (the runtime role) and, when the roles are split, DATABASE_OWNER_URL
+    of the environment, or of the embedded server."""
+    urls = {
+        k: os.environ[k].strip()
+        for k in ("DATABASE_URL", "DATABASE_OWNER_URL")
+        if os.environ.get(k, "").strip()
+    }
+    if urls.get("DATABASE_URL"):
+        return urls
     warnings.filterwarnings("ignore")
     from marketplace import embedded_db
 
-    return embedded_db.start()
+    return embedded_db.urls()
 
 
 def with_dbname(url: str, dbname: str) -> str:
@@ -139,13 +146,17 @@ def admin(url: str, statement: str) -> None:
         conn.execute(sql.SQL(statement).format(db=sql.Identifier(dbname_of(url))))
 
 
-def create_bench_db(url: str, suffix: str) -> str:
-    bench_url = with_dbname(url, f"{dbname_of(url)}{suffix}"[:63])
-    admin(bench_url, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-    admin(bench_url, "CREATE DATABASE {db}")
+def create_bench_db(urls: dict[str, str], suffix: str) -> dict[str, str]:
+    """Create (as the owner role, when the roles are split) and migrate the bench
+    database; return its DATABASE_URL (and DATABASE_OWNER_URL)."""
+    dbname = f"{dbname_of(urls['DATABASE_URL'])}{suffix}"[:63]
+    bench = {name: with_dbname(url, dbname) for name, url in urls.items()}
+    creator = bench.get("DATABASE_OWNER_URL", bench["DATABASE_URL"])
+    admin(creator, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    admin(creator, "CREATE DATABASE {db}")
     env = {
         **os.environ,
-        "DATABASE_URL": bench_url,
+        **bench,
         "DJANGO_SETTINGS_MODULE": "marketplace.settings.dev",
     }
     subprocess.run(
@@ -154,7 +165,7 @@ def create_bench_db(url: str, suffix: str) -> str:
         check=True,
         cwd=ROOT,
     )
-    return bench_url
+    return bench
 
 
 # --- Child: processes and the HTTP client ----------------------------------------------
@@ -835,8 +846,11 @@ def main(argv: list[str]) -> int:
         return 0
 
     embedded = not os.environ.get("DATABASE_URL", "").strip()
-    url = base_url()
-    bench_url = create_bench_db(url, args.db_suffix)
+    urls = base_urls()
+    url = urls["DATABASE_URL"]
+    bench_urls = create_bench_db(urls, args.db_suffix)
+    bench_url = bench_urls["DATABASE_URL"]
+    creator = bench_urls.get("DATABASE_OWNER_URL", bench_url)
     extra = sorted({int(x) for x in args.sizes.split(",") if x.strip()} - {args.rows})
     sizes = [*extra, args.rows]  # --rows last: its figures are the last line
     results = []
@@ -844,7 +858,9 @@ def main(argv: list[str]) -> int:
         for rows in sizes:
             env = {
                 **os.environ,
+                # The runtime role only, as web and worker run in production.
                 "DATABASE_URL": bench_url,
+                "DATABASE_OWNER_URL": "",
                 "DJANGO_SETTINGS_MODULE": "marketplace.settings.dev",
                 "DEBUG": "0",  # as in production: no SQL logging
             }
@@ -871,7 +887,7 @@ def main(argv: list[str]) -> int:
             print(summary_line(result), flush=True)
     finally:
         if not args.keep_db:
-            admin(bench_url, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            admin(creator, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
     info = machine()
     kind = "embedded" if embedded else "server"
     if not args.no_docs:

@@ -5,8 +5,13 @@ lives under ``var/pg``. The server is shared by every process of one checkout (w
 Celery worker, beat, tests): the first one starts it, the others attach. ``make run``
 and the test run stop it when they end (``python -m marketplace.embedded_db stop``).
 
-Run as a script: ``start`` prints the database URL, ``url`` prints it if running,
-``stop`` stops the server.
+Two roles are created on it (``marketplace.db_roles``): ``fairtask_owner`` owns the
+database and runs migrations, ``fairtask_app`` is what the application connects as;
+``urls()`` returns both URLs (``DATABASE_URL`` is the runtime role's).
+
+Run as a script: ``start`` prints the runtime role's database URL, ``env`` prints
+``export DATABASE_URL=... DATABASE_OWNER_URL=...`` for a shell, ``stop`` stops the
+server.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DBNAME = "fairtask"
+OWNER_ROLE = "fairtask_owner"
+RUNTIME_ROLE = "fairtask_app"
 
 
 def var_dir() -> Path:
@@ -79,6 +86,38 @@ def start(dbname: str = DEFAULT_DBNAME) -> str:
     return server.get_uri(dbname)
 
 
+def urls(dbname: str = DEFAULT_DBNAME) -> dict[str, str]:
+    """Start (or attach to) the server, make sure ``dbname`` and both roles exist and the
+    owner owns the database, and return ``DATABASE_URL`` (runtime role) and
+    ``DATABASE_OWNER_URL`` (owner role)."""
+    from marketplace import db_roles
+
+    admin_uri = start(dbname)
+    if not _roles_ready(admin_uri, dbname):
+        db_roles.setup_roles(
+            admin_url=admin_uri, database=dbname, owner=OWNER_ROLE, runtime=RUNTIME_ROLE
+        )
+    return {
+        "DATABASE_URL": db_roles.with_user(admin_uri, RUNTIME_ROLE),
+        "DATABASE_OWNER_URL": db_roles.with_user(admin_uri, OWNER_ROLE),
+    }
+
+
+def _roles_ready(admin_uri: str, dbname: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        row = conn.execute(
+            """SELECT (SELECT count(*) FROM pg_roles WHERE rolname IN (%(owner)s, %(runtime)s)) = 2
+                  AND pg_get_userbyid((SELECT datdba FROM pg_database WHERE datname = %(db)s)) = %(owner)s
+                  AND pg_get_userbyid((SELECT nspowner FROM pg_namespace WHERE nspname = 'public')) = %(owner)s
+                  AND NOT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                   WHERE n.nspname = 'public' AND pg_get_userbyid(c.relowner) <> %(owner)s)""",
+            {"owner": OWNER_ROLE, "runtime": RUNTIME_ROLE, "db": dbname},
+        ).fetchone()
+    return bool(row and row[0])
+
+
 def _create_database(admin_uri: str, dbname: str) -> None:
     import psycopg
     from psycopg import errors, sql
@@ -118,7 +157,11 @@ def stop(timeout: float = 30.0) -> bool:
 def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "start"
     if command == "start":
-        print(start(argv[2] if len(argv) > 2 else DEFAULT_DBNAME))
+        print(urls(argv[2] if len(argv) > 2 else DEFAULT_DBNAME)["DATABASE_URL"])
+        return 0
+    if command == "env":
+        found = urls(argv[2] if len(argv) > 2 else DEFAULT_DBNAME)
+        print(" ".join(f"export {name}='{url}';" for name, url in found.items()))
         return 0
     if command == "stop":
         print("stopped" if stop() else "not running")
@@ -127,7 +170,7 @@ def main(argv: list[str]) -> int:
         pid = running_pid()
         print(f"running (pid {pid})" if pid else "not running")
         return 0 if pid else 1
-    print(f"usage: {argv[0]} start [dbname] | stop | status", file=sys.stderr)
+    print(f"usage: {argv[0]} start [dbname] | env [dbname] | stop | status", file=sys.stderr)
     return 2
 
 

@@ -4,6 +4,7 @@ from payouts.models import (
     Deposit,
     DepositEvent,
     LedgerAccount,
+    LedgerCheckRun,
     LedgerEntry,
     LedgerTransaction,
     PlatformSettings,
@@ -151,3 +152,19 @@ class StripeAlertAdmin(ReadOnlyLedgerAdmin):
     list_display = ("created_at", "kind", "message", "stripe_event_id", "deposit")
     list_filter = ("kind",)
     search_fields = ("stripe_event_id", "session_id", "message")
+@admin.register(LedgerCheckRun)
+class LedgerCheckRunAdmin(ReadOnlyLedgerAdmin):
+    list_display = ("started_at", "source", "ok", "check_count", "violation_count", "transactions")
+    list_filter = ("ok", "source")
+    readonly_fields = (
+        "source",
+        "started_at",
+        "finished_at",
+        "ok",
+        "check_count",
+        "violation_count",
+        "violations",
+        "accounts",
+        "transactions",
+        "entries",
+    )

@@ -31,12 +31,14 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 from django.db.models import F, QuerySet, Sum, Window
 from django.db.transaction import atomic
 
 from core.errors import ApplicationError
 from core.money import format_cents
+from payouts import audit
+from payouts.audit import Violation
 from payouts.models import LedgerAccount, LedgerEntry, LedgerTransaction
 
 Kind = LedgerAccount.Kind
@@ -552,80 +554,9 @@ def statement(account: LedgerAccount, *, before_id: int | None = None) -> QueryS
     )
 
 
-@dataclass(frozen=True)
-class Violation:
-    name: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.name}: {self.detail}"
-
-
-# Each check is one SQL query returning (detail,) rows, one per violation. They read
-# the tables directly rather than trusting the ORM, so they also catch rows written by
-# anything that bypassed this module or disabled the triggers.
-CHECKS: dict[str, str] = {
-    "unbalanced_transaction": """
-        SELECT format('transaction %s (%s) entries sum to %s cents', t.id, t.idempotency_key, s.total)
-          FROM payouts_ledgertransaction t
-          JOIN (SELECT transaction_id, sum(amount_cents) AS total FROM payouts_ledgerentry
-                 GROUP BY transaction_id) s ON s.transaction_id = t.id
-         WHERE s.total <> 0 ORDER BY t.id""",
-    "too_few_entries": """
-        SELECT format('transaction %s (%s) has %s entr%s', t.id, t.idempotency_key, count(e.id),
-                      CASE WHEN count(e.id) = 1 THEN 'y' ELSE 'ies' END)
-          FROM payouts_ledgertransaction t LEFT JOIN payouts_ledgerentry e ON e.transaction_id = t.id
-         GROUP BY t.id, t.idempotency_key HAVING count(e.id) < 2 ORDER BY t.id""",
-    "balance_mismatch": """
-        SELECT format('account %s (%s %s) balance_cents is %s but its entries sum to %s',
-                      a.id, a.kind, coalesce(a.owner_id::text, a.ref), a.balance_cents, coalesce(s.total, 0))
-          FROM payouts_ledgeraccount a
-          LEFT JOIN (SELECT account_id, sum(amount_cents) AS total FROM payouts_ledgerentry
-                      GROUP BY account_id) s ON s.account_id = a.id
-         WHERE a.balance_cents <> coalesce(s.total, 0) ORDER BY a.id""",
-    "forbidden_negative_balance": """
-        SELECT format('account %s (%s %s) is at %s cents and may not go below 0',
-                      a.id, a.kind, coalesce(a.owner_id::text, a.ref), a.balance_cents)
-          FROM payouts_ledgeraccount a
-         WHERE a.balance_cents < 0
-           AND (NOT a.allow_negative OR a.kind NOT IN ('stripe_clearing', 'stripe_fees'))
-         ORDER BY a.id""",
-    "negative_allowed_on_wrong_kind": """
-        SELECT format('account %s (%s) has allow_negative=%s', a.id, a.kind, a.allow_negative)
-          FROM payouts_ledgeraccount a
-         WHERE a.allow_negative <> (a.kind IN ('stripe_clearing', 'stripe_fees')) ORDER BY a.id""",
-    "duplicate_idempotency_key": """
-        SELECT format('idempotency key %s is used by %s transactions', idempotency_key, count(*))
-          FROM payouts_ledgertransaction GROUP BY idempotency_key HAVING count(*) > 1
-         ORDER BY idempotency_key""",
-    "zero_amount_entry": """
-        SELECT format('entry %s of transaction %s is 0 cents', e.id, e.transaction_id)
-          FROM payouts_ledgerentry e WHERE e.amount_cents = 0 ORDER BY e.id""",
-    "reversal_mismatch": """
-        SELECT format('transaction %s reverses %s but its entries are not their negation', r.id, r.reverses_id)
-          FROM payouts_ledgertransaction r
-         WHERE r.reverses_id IS NOT NULL AND EXISTS (
-               (SELECT account_id, -amount_cents FROM payouts_ledgerentry WHERE transaction_id = r.reverses_id
-                EXCEPT ALL
-                SELECT account_id, amount_cents FROM payouts_ledgerentry WHERE transaction_id = r.id)
-               UNION ALL
-               (SELECT account_id, amount_cents FROM payouts_ledgerentry WHERE transaction_id = r.id
-                EXCEPT ALL
-                SELECT account_id, -amount_cents FROM payouts_ledgerentry WHERE transaction_id = r.reverses_id))
-         ORDER BY r.id""",
-    "ledger_total_not_zero": """
-        SELECT format('all balances together sum to %s cents, not 0', total)
-          FROM (SELECT coalesce(sum(balance_cents), 0) AS total FROM payouts_ledgeraccount) t
-         WHERE total <> 0""",
-}
-
-
 def ledger_violations() -> list[Violation]:
-    """Every broken ledger invariant, by check name (see ``CHECKS``); empty when all hold.
-    Read-only; takes no locks (one consistent view only under REPEATABLE READ)."""
-    found: list[Violation] = []
-    with connection.cursor() as cursor:
-        for name, sql in CHECKS.items():
-            cursor.execute(sql)
-            found.extend(Violation(name, detail) for (detail,) in cursor.fetchall())
-    return found
+    """Every broken invariant of the ledger's own tables (the ``ledger``-scope checks of
+    ``payouts.audit``: balanced, balances, shapes, reversals, triggers), by check name;
+    empty when all hold. ``manage.py ledger_check`` also runs the checks against other
+    records (deposits, batches). Read-only; takes no locks."""
+    return audit.run(scope="ledger").violations

@@ -369,3 +369,33 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} ({self.type})"
+
+
+class LedgerCheckRun(models.Model):
+    """One run of the ledger audit (``payouts.audit``): by the scheduled
+    ``ledger_audit`` job or ``manage.py ledger_check --record``. Written once; the
+    runtime database role may not change or delete it."""
+
+    class Source(models.TextChoices):
+        SCHEDULE = "schedule", "Scheduled job"
+        COMMAND = "command", "ledger_check --record"
+
+    source = models.CharField(max_length=16, choices=Source.choices)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    ok = models.BooleanField()
+    check_count = models.PositiveIntegerField()
+    violation_count = models.PositiveIntegerField()
+    # At most 500, each {"check": name, "detail": text}; violation_count has the total.
+    violations = models.JSONField(default=list, blank=True)
+    accounts = models.BigIntegerField()
+    transactions = models.BigIntegerField()
+    entries = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["-started_at"], name="ledger_check_run_recent")]
+
+    def __str__(self) -> str:
+        return (
+            f"Ledger audit {self.pk} ({'ok' if self.ok else f'{self.violation_count} violations'})"
+        )

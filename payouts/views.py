@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 
 import stripe
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
@@ -22,7 +23,7 @@ from django.views.decorators.http import require_POST
 from core.errors import ApplicationError
 from core.http import AuthenticatedHttpRequest
 from core.money import cents_to_decimal_text
-from payouts import fees, funding, ledger, stripe_gateway
+from payouts import audit, fees, funding, ledger, stripe_gateway
 from payouts.forms import AddFundsForm
 from payouts.models import Deposit, LedgerAccount, LedgerEntry, StripeAlert
 
@@ -242,6 +243,8 @@ def money_overview(request: HttpRequest) -> HttpResponse:
             "pending": pending,
             "alerts": alerts,
             "alert_count": StripeAlert.objects.count(),
+            "last_audit": audit.last_run(),
+            "audit_interval_minutes": settings.LEDGER_AUDIT_INTERVAL // 60,
         },
     )
 

@@ -75,16 +75,28 @@ TEMPLATES = [
 # started (or attached to) so that development and tests run on the same engine as
 # production. SQLite is not supported: locks, SKIP LOCKED, triggers and COPY are part
 # of what the code relies on.
+#
+# Two roles (marketplace/db_roles.py, docs/operations.md): DATABASE_URL is the runtime
+# role the application connects as (web, Celery worker and beat, tests); it owns
+# nothing and holds only the grants it uses. DATABASE_OWNER_URL is the role that owns
+# the tables: `manage.py migrate`, the test suite's database setup and its flush connect
+# as it (same database; only its user, password, host and port are used). Unset, the
+# owner is the runtime role (one role, no grants: check --deploy warns). The embedded
+# server creates both roles (fairtask_owner, fairtask_app) and sets both URLs.
 DATABASE_URL = env_str("DATABASE_URL")
+DATABASE_OWNER_URL = env_str("DATABASE_OWNER_URL")
 EMBEDDED_DATABASE = DATABASE_URL is None
 if DATABASE_URL is None:
     from marketplace import embedded_db
 
-    DATABASE_URL = embedded_db.start()
-if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
-    raise RuntimeError(
-        "DATABASE_URL must point at PostgreSQL (postgres://...); SQLite is not supported"
-    )
+    _embedded_urls = embedded_db.urls()
+    DATABASE_URL = _embedded_urls["DATABASE_URL"]
+    DATABASE_OWNER_URL = _embedded_urls["DATABASE_OWNER_URL"]
+for _name, _url in (("DATABASE_URL", DATABASE_URL), ("DATABASE_OWNER_URL", DATABASE_OWNER_URL)):
+    if _url is not None and not _url.startswith(("postgres://", "postgresql://")):
+        raise RuntimeError(
+            f"{_name} must point at PostgreSQL (postgres://...); SQLite is not supported"
+        )
 
 DATABASES = {
     # Persistent connections: opening one per request costs several-fold throughput.
@@ -93,6 +105,12 @@ DATABASES = {
     ),
 }
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+# The owner's credentials, swapped in by marketplace.db_roles.connected_as_owner.
+DATABASE_OWNER: dict | None = None
+if DATABASE_OWNER_URL is not None:
+    from marketplace.db_roles import credentials as _credentials
+
+    DATABASE_OWNER = _credentials(DATABASE_OWNER_URL)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Accounts ------------------------------------------------------------------------
@@ -311,4 +329,13 @@ FAIRTASK_UPLOAD_DIR = Path(env_str("UPLOAD_DIR", str(VAR_DIR / "uploads")) or ""
 CELERY_BEAT_SCHEDULE["expire-batches"] = {
     "task": "marketplace.jobs.expire_batches",
     "schedule": 60.0,
+}
+
+# --- Ledger audit (issue 14) -----------------------------------------------------------
+# payouts.jobs.ledger_audit runs every check of `manage.py ledger_check`, stores the run
+# (shown on the staff money page) and emails active staff on a violation.
+LEDGER_AUDIT_INTERVAL = env_int("LEDGER_AUDIT_INTERVAL", 3600, minimum=60)
+CELERY_BEAT_SCHEDULE["ledger-audit"] = {
+    "task": "payouts.jobs.ledger_audit",
+    "schedule": float(LEDGER_AUDIT_INTERVAL),
 }

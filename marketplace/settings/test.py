@@ -11,6 +11,8 @@ import os as _os  # noqa: E402
 
 DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_os.getpid()}"}  # noqa: F405
 SECRET_KEY = secret_key(var_dir=VAR_DIR, required=False)
+# The suite's flush runs as the owner and opts in to emptying the ledger (tests/testdb).
+INSTALLED_APPS = ["tests.testdb", *INSTALLED_APPS]  # noqa: F405
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Hashing strength is not under test; a fast hasher keeps the suite quick.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -27,6 +27,14 @@ def test_starts_survives_a_second_start_and_stops_cleanly(tmp_path):
     try:
         with psycopg.connect(url) as conn:
             assert conn.execute("SHOW server_version").fetchone()[0].startswith("18")
+            # The URL is the runtime role's: not a superuser, not the database's owner.
+            assert conn.execute(
+                "SELECT current_user, rolsuper, pg_get_userbyid(d.datdba) FROM pg_roles r,"
+                " pg_database d WHERE r.rolname = current_user AND d.datname = current_database()"
+            ).fetchone() == ("fairtask_app", False, "fairtask_owner")
+        env = _run(var_dir, "env").stdout
+        assert f"export DATABASE_URL='{url}';" in env
+        assert "export DATABASE_OWNER_URL='postgresql://fairtask_owner@" in env
         pid = (var_dir / "pg" / "postmaster.pid").read_text().splitlines()[0]
 
         second = _run(var_dir, "start")

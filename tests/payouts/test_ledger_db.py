@@ -1,24 +1,34 @@
-"""What the database enforces by itself, with raw SQL that bypasses payouts.ledger."""
+"""What the database enforces by itself, with raw SQL that bypasses payouts.ledger.
+
+The tests run as the runtime role (as the application does), so most direct edits are
+refused for want of privilege before any trigger runs; the tests marked "as the owner"
+show that the triggers refuse them too, for the role that does hold the privilege.
+"""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, ProgrammingError, connection, transaction
 
 from payouts import ledger
 from payouts.models import LedgerAccount, LedgerEntry, LedgerTransaction
-from tests.payouts.ledger_helpers import raw_sql_without, run_deferred_checks
+from tests.payouts.ledger_helpers import owner_connection, run_deferred_checks
 
 
 def constraint_of(exc: pytest.ExceptionInfo) -> str | None:
     return exc.value.__cause__.diag.constraint_name
 
 
-def insert_txn(cursor, key: str, *, reverses: int | None = None) -> int:
+def denied(exc: pytest.ExceptionInfo) -> bool:
+    return isinstance(exc.value.__cause__, psycopg.errors.InsufficientPrivilege)
+
+
+def insert_txn(cursor, key: str, *, reverses: int | None = None, kind: str = "transfer") -> int:
     cursor.execute(
         "INSERT INTO payouts_ledgertransaction (idempotency_key, kind, memo, external_ref, reverses_id, created_at)"
-        " VALUES (%s, 'transfer', '', '', %s, now()) RETURNING id",
-        [key, reverses],
+        " VALUES (%s, %s, '', '', %s, now()) RETURNING id",
+        [key, kind, reverses],
     )
     return cursor.fetchone()[0]
 
@@ -61,7 +71,7 @@ def test_an_unbalanced_transaction_is_refused_at_commit(requester, amounts, mess
 def test_a_balanced_raw_transaction_commits_and_moves_balances(requester):
     clearing, req = ledger.stripe_clearing_account(), ledger.requester_account(requester)
     with transaction.atomic(), connection.cursor() as cursor:
-        txn = insert_txn(cursor, "raw-1")
+        txn = insert_txn(cursor, "raw-1", kind="deposit")
         insert_entry(cursor, txn, req, 700)
         insert_entry(cursor, txn, clearing, -700)
     # The balance trigger kept balance == sum(entries) without the service.
@@ -70,22 +80,55 @@ def test_a_balanced_raw_transaction_commits_and_moves_balances(requester):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_adding_an_unbalancing_entry_to_an_old_transaction_is_refused(requester):
+def test_adding_an_entry_to_an_old_transaction_is_refused(requester):
     txn = ledger.deposit(key="deposit-cs_1", user=requester, amount_cents=100)
-    with pytest.raises(IntegrityError, match="not balanced"):
+    with pytest.raises(IntegrityError, match="sealed") as exc:
         with transaction.atomic(), connection.cursor() as cursor:
             insert_entry(cursor, txn.pk, ledger.requester_account(requester), 5)
+    assert constraint_of(exc) == "ledger_transaction_sealed"
     assert ledger.balance_cents(ledger.requester_account(requester)) == 100
 
 
-@pytest.mark.django_db(transaction=True)
-def test_truncate_still_works(requester):
-    # pytest-django flushes transactional tests with TRUNCATE: the row triggers must not block it.
-    ledger.deposit(key="deposit-cs_1", user=requester, amount_cents=100)
-    with connection.cursor() as cursor:
+def test_a_transaction_cannot_be_stamped_with_another_database_transaction(requester):
+    # The stamp is the database's, whatever the INSERT says: a forged created_xact (say,
+    # that of an old transaction) is overwritten, and entries then seal to this one.
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE payouts_ledgerentry, payouts_ledgertransaction, payouts_ledgeraccount CASCADE"
+            "INSERT INTO payouts_ledgertransaction (idempotency_key, kind, memo, external_ref,"
+            " created_at, created_xact) VALUES ('raw-stamp', 'deposit', '', '', now(), '1')"
+            " RETURNING created_xact = pg_current_xact_id()"
         )
+        assert cursor.fetchone()[0] is True
+        transaction.set_rollback(True)  # an empty transaction would fail the commit check
+
+
+def truncate_sql() -> str:
+    return "TRUNCATE payouts_ledgerentry, payouts_ledgertransaction, payouts_ledgeraccount CASCADE"
+
+
+def test_the_runtime_role_cannot_truncate_the_ledger(posted):
+    with pytest.raises(ProgrammingError) as exc, transaction.atomic(), connection.cursor() as c:
+        c.execute(truncate_sql())
+    assert denied(exc)
+    assert LedgerEntry.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_as_the_owner_truncate_is_refused_unless_the_session_opts_in(requester):
+    ledger.deposit(key="deposit-cs_1", user=requester, amount_cents=100)
+    for table in ("payouts_ledgerentry", "payouts_ledgertransaction", "payouts_ledgeraccount"):
+        with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="TRUNCATE"):
+            with owner_connection() as conn:
+                conn.execute(f"TRUNCATE {table} CASCADE")
+    # Truncating a table that the ledger references (CASCADE reaches the ledger) too.
+    with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="TRUNCATE"):
+        with owner_connection() as conn:
+            conn.execute("TRUNCATE marketplace_user CASCADE")
+    assert LedgerEntry.objects.count() == 2
+    # The test suite's flush opts in (tests/testdb), as the owner.
+    with owner_connection() as conn:
+        conn.execute("SET fairtask.allow_ledger_truncate = 'on'")
+        conn.execute(truncate_sql())
     assert not LedgerAccount.objects.exists()
 
 
@@ -103,29 +146,49 @@ def posted(db, requester):
         "UPDATE payouts_ledgerentry SET amount_cents = amount_cents * 2",
         "UPDATE payouts_ledgerentry SET created_at = now()",
         "DELETE FROM payouts_ledgerentry",
-        "UPDATE payouts_ledgertransaction SET memo = 'edited'",
         "DELETE FROM payouts_ledgertransaction",
+        "UPDATE payouts_ledgeraccount SET balance_cents = balance_cents + 1",
+        "UPDATE payouts_ledgeraccount SET ref = 'x'",
+        "DELETE FROM payouts_ledgeraccount",
     ],
 )
-def test_entries_and_transactions_cannot_be_updated_or_deleted(posted, sql):
-    with pytest.raises(IntegrityError, match="append-only") as exc:
+def test_the_runtime_role_may_not_edit_or_delete_ledger_rows(posted, sql):
+    with pytest.raises(ProgrammingError) as exc:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql)
-    assert constraint_of(exc) == "ledger_append_only"
+    assert denied(exc)
     assert LedgerEntry.objects.filter(transaction=posted).count() == 2
+
+
+def test_what_the_runtime_role_may_update_the_triggers_refuse(posted):
+    # UPDATE (memo) / UPDATE (created_at) are granted only so that SELECT ... FOR UPDATE
+    # can lock rows; the append-only trigger and the account guard refuse the change.
+    with pytest.raises(IntegrityError, match="append-only") as exc:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("UPDATE payouts_ledgertransaction SET memo = 'edited'")
+    assert constraint_of(exc) == "ledger_append_only"
+    with pytest.raises(IntegrityError, match="never change") as exc:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("UPDATE payouts_ledgeraccount SET created_at = now()")
+    assert constraint_of(exc) == "ledger_account_guard"
 
 
 def test_the_orm_cannot_delete_or_edit_either(posted):
     entry = posted.entries.first()
-    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
+    with pytest.raises(ProgrammingError, match="permission denied"), transaction.atomic():
         LedgerEntry.objects.filter(pk=entry.pk).delete()
     with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
         LedgerTransaction.objects.filter(pk=posted.pk).update(memo="x")
 
 
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     ("sql", "message"),
     [
+        ("UPDATE payouts_ledgerentry SET amount_cents = amount_cents * 2", "append-only"),
+        ("DELETE FROM payouts_ledgerentry", "append-only"),
+        ("UPDATE payouts_ledgertransaction SET memo = 'edited'", "append-only"),
+        ("DELETE FROM payouts_ledgertransaction", "append-only"),
         (
             "UPDATE payouts_ledgeraccount SET balance_cents = balance_cents + 1",
             "changes only by posting entries",
@@ -133,13 +196,16 @@ def test_the_orm_cannot_delete_or_edit_either(posted):
         ("UPDATE payouts_ledgeraccount SET balance_cents = -1", "changes only by posting entries"),
         ("UPDATE payouts_ledgeraccount SET ref = 'x'", "never change"),
         ("UPDATE payouts_ledgeraccount SET allow_negative = NOT allow_negative", "never change"),
+        ("UPDATE payouts_ledgeraccount SET id = id + 1000", "never change"),
+        ("UPDATE payouts_ledgeraccount SET created_at = now()", "never change"),
     ],
 )
-def test_account_balances_change_only_through_entries(posted, sql, message):
-    with pytest.raises(IntegrityError, match=message) as exc:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql)
-    assert constraint_of(exc) == "ledger_account_guard"
+def test_as_the_owner_the_triggers_refuse_edits(requester, sql, message):
+    ledger.deposit(key="deposit-cs_1", user=requester, amount_cents=1000)
+    with pytest.raises(psycopg.errors.IntegrityError, match=message):
+        with owner_connection() as conn:
+            conn.execute(sql)
+    assert LedgerEntry.objects.count() == 2
 
 
 def test_a_new_account_starts_at_zero(db):
@@ -160,22 +226,23 @@ def test_an_entry_that_would_overdraw_is_refused_by_the_check(posted, requester)
     assert ledger.balance_cents(req) == 1000
 
 
-def test_the_negative_balance_check_holds_even_without_the_guard_trigger(posted, requester):
+@pytest.mark.django_db(transaction=True)
+def test_the_negative_balance_check_holds_even_without_the_guard_trigger(requester):
+    ledger.deposit(key="deposit-cs_1", user=requester, amount_cents=1000)
     req = ledger.requester_account(requester)
-    with pytest.raises(IntegrityError) as exc:
-        with raw_sql_without(
-            triggers=(("payouts_ledgeraccount", "ledger_account_guard"),)
-        ) as cursor:
-            with transaction.atomic():
-                cursor.execute(
-                    "UPDATE payouts_ledgeraccount SET balance_cents = -1 WHERE id = %s", [req.pk]
-                )
-    assert constraint_of(exc) == "ledger_account_balance_non_negative"
+    with pytest.raises(psycopg.errors.CheckViolation, match="ledger_account_balance_non_negative"):
+        with owner_connection() as conn:
+            conn.execute("ALTER TABLE payouts_ledgeraccount DISABLE TRIGGER ledger_account_guard")
+            conn.execute(
+                "UPDATE payouts_ledgeraccount SET balance_cents = -1 WHERE id = %s", [req.pk]
+            )
     # stripe_clearing is the one account allowed below zero.
-    with connection.cursor() as cursor:
-        cursor.execute(
+    with owner_connection() as conn:
+        conn.execute("ALTER TABLE payouts_ledgeraccount DISABLE TRIGGER ledger_account_guard")
+        conn.execute(
             "UPDATE payouts_ledgeraccount SET balance_cents = -5 WHERE kind = 'stripe_clearing'"
         )
+        conn.rollback()
 
 
 @pytest.mark.parametrize(
