@@ -1,54 +1,102 @@
 #!/usr/bin/env python
 """Does ``FOR SHARE`` on one hot batch row cost claim throughput? (issue 16)
 
-    .venv/bin/python bench/claim_protocol.py --procs 8,32 --seconds 10
+    .venv/bin/python bench/claim_protocol.py --clients 8,32 --seconds 10 --rounds 3
 
 Two ways for a claim to keep a concurrent cancel from releasing escrow the claim is
 about to bind (``docs/architecture.md``, "Locking"):
 
 * ``share``: the claim takes ``FOR SHARE`` on the batch row before taking a task; a
-  cancel's ``FOR NO KEY UPDATE`` waits for every claim in flight. Every concurrent
-  share lock on one row turns its ``xmax`` into a multixact (written to pg_multixact,
-  looked up by every later locker).
-* ``counters``: no batch lock; the claim updates one of 16 counter rows of the batch and
-  then re-reads the batch status; a cancel locks all counter rows before reading what
-  is owed.
+  cancel's ``FOR NO KEY UPDATE`` waits for every claim in flight. Concurrent share
+  locks on one row make its ``xmax`` a multixact (one more member per claimer, written
+  to pg_multixact and looked up by every later locker).
+* ``counters``: no batch lock; the claim updates one of 16 counter rows of the batch
+  and then re-reads the batch status; a cancel locks all counter rows first.
 
-K processes (``--procs``; each its own database connection, no GIL shared) loop claim →
-submit through the services (``assignment_claim``, ``assignment_submit``) on one hot
-project for ``--seconds``; both protocols run on fresh batches of the same database,
-alternately, ``--rounds`` times. Prints completed/s and claim p50/p95/p99 per protocol
-and K; the last line is one JSON object. Database: a dedicated ``<name>_proto`` on the
-server of ``DATABASE_URL`` (dropped at the end unless ``--keep-db``).
+The client is pgbench (C, one process: the load generator costs next to nothing on a
+2-core machine) running the statements the services send (``tasks/services.py``), one
+transaction for the claim and one for the submit per script run, each pgbench client
+a distinct worker, on a hot project built through the services (``--tasks`` × 3
+assignments). Both protocols alternate on fresh batches of the same database,
+``--rounds`` times each; the median is reported. The last line is one JSON object.
+Database: a dedicated ``<name>_proto`` on the server of ``DATABASE_URL`` (dropped at
+the end unless ``--keep-db``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import platform
+import re
 import statistics
+import subprocess
 import sys
-import time
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+COMMON_HEAD = r"""
+\set w :wbase + :client_id
+\set slot random(0, 15)
+BEGIN;
+SELECT pg_advisory_xact_lock(1179910160, :w);
+SELECT count(*) FROM tasks_assignment WHERE worker_id = :w AND status = 'accepted';
+"""
+SHARE_LOCK = """SET LOCAL lock_timeout = 5000;
+SELECT status FROM marketplace_batch WHERE id = :batch FOR SHARE;
+"""
+TAKE = """WITH t AS (
+  UPDATE marketplace_task t SET assignments_taken = t.assignments_taken + 1
+  WHERE t.id = (SELECT o.id FROM marketplace_task o
+                WHERE o.batch_id = :batch AND o.assignments_taken < o.assignments_needed
+                  AND NOT EXISTS (SELECT 1 FROM tasks_assignment a WHERE a.task_id = o.id AND a.worker_id = :w)
+                ORDER BY o.row_number LIMIT 1 FOR UPDATE SKIP LOCKED)
+  RETURNING t.id)
+INSERT INTO tasks_assignment (task_id, batch_id, worker_id, status, accepted_at, deadline, answers,
+                              reward_cents, fee_cents, submit_nonce)
+SELECT t.id, :batch, :w, 'accepted', now(), now() + interval '1 hour', '{}', 10, 2, md5(random()::text)
+FROM t RETURNING id AS aid \\gset
+INSERT INTO tasks_assignmentevent (assignment_id, old_status, new_status, actor_id, reason, created_at)
+VALUES (:aid, '', 'accepted', :w, '', now());
+UPDATE marketplace_batchcounter SET accepted = accepted + 1, owed_cents = owed_cents + 12
+WHERE batch_id = :batch AND slot = :slot;
+"""
+STATUS_AFTER = """SELECT status, expires_at FROM marketplace_batch WHERE id = :batch;
+"""
+SUBMIT = r"""COMMIT;
+\set slot2 random(0, 15)
+BEGIN;
+SELECT id FROM tasks_assignment WHERE id = :aid FOR UPDATE;
+UPDATE tasks_assignment SET status = 'submitted', submitted_at = now(),
+  auto_approve_at = now() + interval '3 days', answers = '{"label": "A"}' WHERE id = :aid;
+UPDATE marketplace_batchcounter SET accepted = accepted - 1, submitted = submitted + 1
+WHERE batch_id = :batch AND slot = :slot2;
+INSERT INTO tasks_assignmentevent (assignment_id, old_status, new_status, actor_id, reason, created_at)
+VALUES (:aid, 'accepted', 'submitted', :w, '', now());
+COMMIT;
+"""
+
+
+def script(protocol: str) -> str:
+    if protocol == "share":
+        return COMMON_HEAD + SHARE_LOCK + TAKE + SUBMIT
+    return COMMON_HEAD + TAKE + STATUS_AFTER + SUBMIT
+
 
 def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings.dev")
-    os.environ["CLAIMS_PER_MINUTE"] = "100000000"
     import django
 
     django.setup()
 
 
-def make_project(tasks: int, per_task: int) -> int:
+def make_batch(tasks: int) -> int:
     import io
 
     from marketplace import services
@@ -65,96 +113,72 @@ def make_project(tasks: int, per_task: int) -> int:
         template_config={"labels": ["A", "B"]},
         reward_cents=10,
         estimated_seconds=30,
-        assignments_per_task=per_task,
+        assignments_per_task=3,
     )
     csv = "text\n" + "".join(f"row {i}\n" for i in range(tasks))
     batch = services.batch_upload(
         project=project, user=req, fileobj=io.BytesIO(csv.encode()), filename="hot.csv"
     )
-    services.batch_publish(batch=batch, user=req)
-    return project.pk
+    return services.batch_publish(batch=batch, user=req).pk
 
 
-def make_workers(k: int) -> list[int]:
+def make_workers(k: int) -> int:
+    """K fresh workers with consecutive ids; returns the first id."""
     from marketplace.models import User
 
     base = User.objects.count()
-    return [
+    ids = [
         User.objects.create_user(f"w{base + i}@bench.example", "x", is_worker=True).pk
         for i in range(k)
     ]
+    assert ids == list(range(ids[0], ids[0] + k))
+    return ids[0]
 
 
-def child(url, protocol, project_id, worker_id, seconds, ready, go, out):  # noqa: ANN001
-    setup_django(url)
-    from marketplace.models import Project, User
-    from tasks import services
-
-    services.CLAIM_SHARE_LOCK = protocol == "share"
-    worker = User.objects.get(pk=worker_id)
-    project = Project.objects.get(pk=project_id)
-    User.objects.filter(pk=worker_id).exists()  # connect before the start
-    ready.put(worker_id)
-    go.wait()
-    done, claims, errors = 0, [], 0
-    end = time.time() + seconds
-    while time.time() < end:
-        t0 = time.perf_counter()
-        try:
-            a = services.assignment_claim(worker=worker, project=project)
-        except Exception:
-            errors += 1
-            continue
-        claims.append(time.perf_counter() - t0)
-        services.assignment_submit(token=a.submit_token, answers={"label": "A"})
-        done += 1
-    out.put((done, claims, errors))
-
-
-def run(url: str, protocol: str, k: int, seconds: float, tasks: int) -> dict:
-    from django.db import connection
-
-    project_id = make_project(tasks, 3)
-    workers = make_workers(k)
-    connection.close()
-    ctx = mp.get_context("spawn")
-    out, ready, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-    procs = [
-        ctx.Process(target=child, args=(url, protocol, project_id, w, seconds, ready, go, out))
-        for w in workers
-    ]
-    for p in procs:
-        p.start()
-    for _ in procs:
-        ready.get()
-    go.set()
-    results = [out.get() for _ in procs]
-    for p in procs:
-        p.join()
-    done = sum(r[0] for r in results)
-    lat = sorted(x for r in results for x in r[1])
-
-    def pct(q: float) -> float:
-        return round(1000 * lat[min(len(lat) - 1, int(q * len(lat)))], 1) if lat else 0.0
-
+def pgbench(url: str, path: Path, *, clients: int, seconds: int, batch: int, wbase: int) -> dict:
+    out = subprocess.run(
+        [
+            "pgbench",
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            str(clients),
+            "-j",
+            "2",
+            "-T",
+            str(seconds),
+            "-D",
+            f"batch={batch}",
+            "-D",
+            f"wbase={wbase}",
+            "-f",
+            str(path),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    text = out.stdout + out.stderr
+    tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", text)
+    lat = re.search(r"latency average = ([\d.]+) ms", text)
+    failed = re.search(r"number of failed transactions: (\d+)", text)
+    if tps is None:
+        raise RuntimeError(text[-3000:])
     return {
-        "protocol": protocol,
-        "procs": k,
-        "completed": done,
-        "completed_per_s": round(done / seconds, 1),
-        "claim_p50_ms": pct(0.5),
-        "claim_p95_ms": pct(0.95),
-        "claim_p99_ms": pct(0.99),
-        "errors": sum(r[2] for r in results),
+        "per_s": float(tps.group(1)),
+        "latency_avg_ms": float(lat.group(1)) if lat else None,
+        "failed": int(failed.group(1)) if failed else 0,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--procs", default="8,32")
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--tasks", type=int, default=20_000)
+    parser.add_argument("--clients", default="8,32")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--tasks", type=int, default=30_000)
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
 
@@ -162,31 +186,42 @@ def main() -> None:
 
     url = upload_bench.create_bench_db(upload_bench.base_url(), "_proto")
     setup_django(url)
+    from django.db import connection
+
     rows = []
     try:
-        for k in [int(x) for x in args.procs.split(",")]:
-            for _ in range(args.rounds):
-                for protocol in ("share", "counters"):
-                    r = run(url, protocol, k, args.seconds, args.tasks)
-                    rows.append(r)
-                    print(json.dumps(r), flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = {}
+            for protocol in ("share", "counters"):
+                paths[protocol] = Path(tmp) / f"{protocol}.sql"
+                paths[protocol].write_text(script(protocol))
+            for k in [int(x) for x in args.clients.split(",")]:
+                for _ in range(args.rounds):
+                    for protocol in ("share", "counters"):
+                        batch = make_batch(args.tasks)
+                        wbase = make_workers(k)
+                        connection.close()
+                        r = pgbench(
+                            url, paths[protocol], clients=k, seconds=args.seconds, batch=batch, wbase=wbase
+                        )
+                        row = {"protocol": protocol, "clients": k, **r}
+                        rows.append(row)
+                        print(json.dumps(row), flush=True)
     finally:
-        from django.db import connection
-
         connection.close()
         if not args.keep_db:
             upload_bench.admin(url, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-    summary = {}
-    for protocol in ("share", "counters"):
-        for k in {r["procs"] for r in rows}:
-            mine = [r for r in rows if r["protocol"] == protocol and r["procs"] == k]
-            summary[f"{protocol}_k{k}_per_s"] = round(
-                statistics.median(r["completed_per_s"] for r in mine), 1
+    summary: dict[str, object] = {}
+    for k in sorted({r["clients"] for r in rows}):
+        for protocol in ("share", "counters"):
+            mine = [r for r in rows if r["protocol"] == protocol and r["clients"] == k]
+            summary[f"{protocol}_c{k}_per_s"] = round(statistics.median(r["per_s"] for r in mine), 1)
+            summary[f"{protocol}_c{k}_latency_ms"] = round(
+                statistics.median(r["latency_avg_ms"] for r in mine), 2
             )
-            summary[f"{protocol}_k{k}_claim_p95_ms"] = round(
-                statistics.median(r["claim_p95_ms"] for r in mine), 1
-            )
-    summary["machine"] = f"{os.cpu_count()} CPUs, {platform.platform()}"
+    summary["rounds"] = args.rounds
+    summary["seconds"] = args.seconds
+    summary["machine"] = f"{os.cpu_count()} CPUs, {platform.platform()}, load {os.getloadavg()[0]:.1f}"
     print(json.dumps(summary))
 
 
