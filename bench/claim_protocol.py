@@ -202,7 +202,12 @@ def main() -> None:
                         wbase = make_workers(k)
                         connection.close()
                         r = pgbench(
-                            url, paths[protocol], clients=k, seconds=args.seconds, batch=batch, wbase=wbase
+                            url,
+                            paths[protocol],
+                            clients=k,
+                            seconds=args.seconds,
+                            batch=batch,
+                            wbase=wbase,
                         )
                         row = {"protocol": protocol, "clients": k, **r}
                         rows.append(row)
@@ -215,13 +220,17 @@ def main() -> None:
     for k in sorted({r["clients"] for r in rows}):
         for protocol in ("share", "counters"):
             mine = [r for r in rows if r["protocol"] == protocol and r["clients"] == k]
-            summary[f"{protocol}_c{k}_per_s"] = round(statistics.median(r["per_s"] for r in mine), 1)
+            summary[f"{protocol}_c{k}_per_s"] = round(
+                statistics.median(r["per_s"] for r in mine), 1
+            )
             summary[f"{protocol}_c{k}_latency_ms"] = round(
                 statistics.median(r["latency_avg_ms"] for r in mine), 2
             )
     summary["rounds"] = args.rounds
     summary["seconds"] = args.seconds
-    summary["machine"] = f"{os.cpu_count()} CPUs, {platform.platform()}, load {os.getloadavg()[0]:.1f}"
+    summary["machine"] = (
+        f"{os.cpu_count()} CPUs, {platform.platform()}, load {os.getloadavg()[0]:.1f}"
+    )
     print(json.dumps(summary))
 
 

@@ -403,7 +403,9 @@ def test_return_of_someone_elses_or_submitted_work(batch, worker):
 def test_expiry_job_releases_slots_once(batch, worker):
     allotted = timedelta(seconds=batch.project.time_allotted_seconds)
     a = ts.assignment_claim(worker=worker, project=batch.project, now=timezone.now() - allotted / 2)
-    b = ts.assignment_claim(worker=WorkerFactory(), project=batch.project, now=timezone.now() - allotted * 2)
+    b = ts.assignment_claim(
+        worker=WorkerFactory(), project=batch.project, now=timezone.now() - allotted * 2
+    )
     ts.assignment_submit(token=b.submit_token, answers={"label": "Other"}, now=b.accepted_at)
     assert jobs.expire_assignments() == 0  # a is not due yet, b was handed in
     assert ts.assignments_expire(now=a.deadline) == 1
