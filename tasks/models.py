@@ -76,7 +76,10 @@ class Assignment(models.Model):
         "marketplace.Batch", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     worker = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments", db_index=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="assignments",
+        db_index=False,
     )
     status = models.CharField(
         max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.ACCEPTED

@@ -7,10 +7,11 @@ Locks, in the order any one transaction takes them (see ``docs/architecture.md``
 1. the worker's claim key (advisory, ``marketplace.locking.lock_keys``): one claim of a
    worker at a time, so the hoarding limit counts holdings nobody else is changing;
 2. the assignment row (submit, return, expiry, review);
+   or, for a claim, ``FOR SHARE`` on the batch row (``marketplace.locking``), under
+   which it checks that the batch is open: a pause, cancel or expiry waits for it;
 3. the task row (claim: ``FOR UPDATE SKIP LOCKED``, never waits; return/expiry: the
    slot given back);
-4. one ``BatchCounter`` row of the batch (every move, last, so it is held briefly);
-   a claim reads the batch status *after* it, see ``marketplace.counters``.
+4. one ``BatchCounter`` row of the batch (every move, last, so it is held briefly).
 
 Expected failures raise ``core.errors.ApplicationError`` with a code and an HTTP status;
 nothing is changed then.
@@ -49,12 +50,6 @@ from tasks.models import (
     AssignmentStatus,
     token_mac,
 )
-
-# The claim's guard against a concurrent cancel: False = the counter-row protocol
-# (``marketplace.counters``), True = ``FOR SHARE`` on the batch row. Chosen by
-# the figures of ``bench/claim_protocol.py`` (docs/performance.md); kept switchable
-# only so that the benchmark can measure both.
-CLAIM_SHARE_LOCK = False
 
 _STATE_TEXT = {
     AssignmentStatus.ACCEPTED: "is in progress",
@@ -264,8 +259,8 @@ RETURNING id
 
 
 def _create(*, worker: User, batch: Batch, task_id: int, now: datetime) -> Assignment:
-    """Insert the assignment for a slot just taken, its event and counters, then check
-    that the batch is still open (after the counter row lock: see module docstring)."""
+    """Insert the assignment for a slot just taken, its event, and (last, so the
+    counter row is held for the shortest time) its counters."""
     assert batch.reward_cents is not None and batch.fee_cents is not None  # published
     assignment = Assignment.objects.create(
         task_id=task_id,
@@ -289,18 +284,15 @@ def _create(*, worker: User, batch: Batch, task_id: int, now: datetime) -> Assig
         batch_id=batch.pk,
         deltas={"accepted": 1, "owed_cents": batch.reward_cents + batch.fee_cents},
     )
-    if not CLAIM_SHARE_LOCK:
-        current = Batch.objects.only("status", "expires_at").get(pk=batch.pk)
-        error = _closed_batch_error(current, now)
-        if error is not None:
-            raise error
     return assignment
 
 
 def _guard(batch: Batch, now: datetime) -> None:
-    if CLAIM_SHARE_LOCK:
-        lock_batches(shared=[batch.pk])
-        batch.refresh_from_db(fields=["status", "expires_at"])
+    """``FOR SHARE`` on the batch row, then its status as of now: a pause, cancel or
+    expiry (``FOR NO KEY UPDATE``) waits for this claim's commit, or this claim sees
+    it. Shared, so that claims of one batch never wait on each other here."""
+    lock_batches(shared=[batch.pk])
+    batch.refresh_from_db(fields=["status", "expires_at"])
     error = _closed_batch_error(batch, now)
     if error is not None:
         raise error
@@ -339,17 +331,20 @@ def assignment_claim(*, worker: User, project: Project, now: datetime | None = N
         )
     with transaction.atomic():
         _hold_claim_slot(worker)
+        closed: list[ApplicationError] = []
         for batch in batches:
-            if CLAIM_SHARE_LOCK:
-                try:
-                    _guard(batch, now)
-                except ApplicationError:
-                    continue
+            try:
+                _guard(batch, now)
+            except ApplicationError as exc:
+                closed.append(exc)  # closed since the list was read: try the next batch
+                continue
             with connection.cursor() as cursor:
                 cursor.execute(_TAKE_NEXT_SQL, [batch.pk, worker.pk])
                 row = cursor.fetchone()
             if row is not None:
                 return _create(worker=worker, batch=batch, task_id=row[0], now=now)
+    if len(closed) == len(batches):
+        raise closed[-1]
     raise ApplicationError(
         "No task of this project is left for you: you have done every open one, or others hold them.",
         code="no_task_left",
