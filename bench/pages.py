@@ -51,6 +51,7 @@ def setup_django(url: str) -> None:
     os.environ["DEBUG"] = "0"
     os.environ["CLAIMS_PER_MINUTE"] = "100000000"
     os.environ["API_RATE"] = "100000000/s"
+    os.environ["ALLOWED_HOSTS"] = "testserver,localhost,127.0.0.1"
     import django
 
     django.setup()

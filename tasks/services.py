@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from marketplace import counters, templating
-from marketplace.locking import WORKER_CLAIMS, lock_batches, lock_keys
+from marketplace.locking import WORKER_CLAIMS, lock_batches
 from marketplace.models import (
     BATCH_OPEN_STATUSES,
     Batch,
@@ -219,24 +219,29 @@ def _closed_batch_error(batch: Batch, now: datetime) -> ApplicationError | None:
     return ApplicationError(text, code=code, status=409)
 
 
-def _hold_claim_slot(worker: User) -> None:
-    """Serialise this worker's claims and enforce the hoarding limit."""
-    lock_keys(WORKER_CLAIMS, [worker.pk])
+def _holding(worker: User) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM tasks_assignment WHERE worker_id = %s AND status = 'accepted'",
             [worker.pk],
         )
-        holding = cursor.fetchone()[0]
-    limit = _max_accepted()
-    if holding >= limit:
-        raise ApplicationError(
-            f"You already hold {holding} accepted tasks (the limit is {limit}); submit or return one first.",
-            code="too_many_accepted",
-            status=409,
-            extra={"holding": holding, "limit": limit},
-        )
+        return int(cursor.fetchone()[0])
 
+
+def _hoarding_error(holding: int) -> ApplicationError:
+    limit = _max_accepted()
+    return ApplicationError(
+        f"You already hold {holding} accepted tasks (the limit is {limit}); submit or return one first.",
+        code="too_many_accepted",
+        status=409,
+        extra={"holding": holding, "limit": limit},
+    )
+
+
+# The hoarding limit is checked inside the statement that takes the slot (a statement
+# after the worker's claim key was taken, so it sees their latest claims): one round
+# trip on the way to success; the count is repeated only to explain a refusal.
+_UNDER_LIMIT = "(SELECT count(*) FROM tasks_assignment h WHERE h.worker_id = %s AND h.status = 'accepted') < %s"
 
 _TAKE_NEXT_SQL = """
 UPDATE marketplace_task t SET assignments_taken = t.assignments_taken + 1
@@ -256,6 +261,10 @@ UPDATE marketplace_task SET assignments_taken = assignments_taken + 1
 WHERE id = %s AND assignments_taken < assignments_needed
 RETURNING id
 """
+_CLAIM_NEXT_SQL = _TAKE_NEXT_SQL.replace(
+    "ORDER BY o.row_number", f"AND {_UNDER_LIMIT}\n    ORDER BY o.row_number"
+)
+_CLAIM_ONE_SQL = _TAKE_ONE_SQL.replace("RETURNING id", f"AND {_UNDER_LIMIT}\nRETURNING id")
 
 
 def _create(*, worker: User, batch: Batch, task_id: int, now: datetime) -> Assignment:
@@ -284,18 +293,26 @@ def _create(*, worker: User, batch: Batch, task_id: int, now: datetime) -> Assig
         batch_id=batch.pk,
         deltas={"accepted": 1, "owed_cents": batch.reward_cents + batch.fee_cents},
     )
+    assignment.batch = batch  # with its project: callers render it without a query
     return assignment
 
 
-def _guard(batch: Batch, now: datetime) -> None:
-    """``FOR SHARE`` on the batch row, then its status as of now: a pause, cancel or
+def _lock_for_claim(
+    worker: User, batches: list[Batch], now: datetime
+) -> list[ApplicationError | None]:
+    """One round trip: the worker's claim key (one claim of a worker at a time), then
+    ``FOR SHARE`` on the batch rows and their status as of now. A pause, cancel or
     expiry (``FOR NO KEY UPDATE``) waits for this claim's commit, or this claim sees
-    it. Shared, so that claims of one batch never wait on each other here."""
-    lock_batches(shared=[batch.pk])
-    batch.refresh_from_db(fields=["status", "expires_at"])
-    error = _closed_batch_error(batch, now)
-    if error is not None:
-        raise error
+    it; shared, so that claims of one batch never wait on each other here. Returns, per
+    batch, the error that closes it (None: open)."""
+    states = lock_batches(shared=[b.pk for b in batches], keys=(WORKER_CLAIMS, [worker.pk]))
+    errors: list[ApplicationError | None] = []
+    for batch in batches:
+        state = states.get(batch.pk)
+        if state is not None:
+            batch.status, batch.expires_at = state.status, state.expires_at
+        errors.append(_closed_batch_error(batch, now))
+    return errors
 
 
 def assignment_claim(*, worker: User, project: Project, now: datetime | None = None) -> Assignment:
@@ -329,20 +346,20 @@ def assignment_claim(*, worker: User, project: Project, now: datetime | None = N
         raise error or ApplicationError(
             "This project has no open work right now.", code="no_open_work", status=409
         )
+    limit = _max_accepted()
     with transaction.atomic():
-        _hold_claim_slot(worker)
-        closed: list[ApplicationError] = []
+        closed = [e for e in _lock_for_claim(worker, batches, now) if e is not None]
         for batch in batches:
-            try:
-                _guard(batch, now)
-            except ApplicationError as exc:
-                closed.append(exc)  # closed since the list was read: try the next batch
-                continue
+            if _closed_batch_error(batch, now) is not None:
+                continue  # closed since the list was read: try the next batch
             with connection.cursor() as cursor:
-                cursor.execute(_TAKE_NEXT_SQL, [batch.pk, worker.pk])
+                cursor.execute(_CLAIM_NEXT_SQL, [batch.pk, worker.pk, worker.pk, limit])
                 row = cursor.fetchone()
             if row is not None:
                 return _create(worker=worker, batch=batch, task_id=row[0], now=now)
+            holding = _holding(worker)
+            if holding >= limit:
+                raise _hoarding_error(holding)
     if len(closed) == len(batches):
         raise closed[-1]
     raise ApplicationError(
@@ -363,19 +380,24 @@ def assignment_claim_task(*, worker: User, task: Task, now: datetime | None = No
     if error is not None:
         raise error
     _rate_limit(worker, now)
+    limit = _max_accepted()
     with transaction.atomic():
-        _hold_claim_slot(worker)
+        error = _lock_for_claim(worker, [batch], now)[0]
+        if error is not None:
+            raise error
         if Assignment.objects.filter(task_id=task.pk, worker_id=worker.pk).exists():
             raise ApplicationError(
                 "You have already worked on this task; each worker does a task once.",
                 code="already_worked",
                 status=409,
             )
-        _guard(batch, now)
         with connection.cursor() as cursor:
-            cursor.execute(_TAKE_ONE_SQL, [task.pk])
+            cursor.execute(_CLAIM_ONE_SQL, [task.pk, worker.pk, limit])
             row = cursor.fetchone()
         if row is None:
+            holding = _holding(worker)
+            if holding >= limit:
+                raise _hoarding_error(holding)
             raise ApplicationError(
                 "This task already has all the workers it needs.", code="task_full", status=409
             )
@@ -504,7 +526,7 @@ def assignment_submit(*, token: str, answers: Any, now: datetime | None = None) 
     with transaction.atomic():
         assignment = (
             Assignment.objects.select_for_update(of=("self",))
-            .select_related("task", "batch__project")
+            .select_related("task", "batch__project", "worker")
             .filter(pk=assignment_id)
             .first()
         )
