@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.errors import ApplicationError
 from core.http import AuthenticatedHttpRequest
 from core.money import format_cents, parse_dollars
+from core.sandbox import IFRAME_SANDBOX
 from marketplace import builtin_templates, selectors, services, templating
 from marketplace.forms_requester import (
     ApiKeyForm,
@@ -47,7 +48,6 @@ from marketplace.paging import BatchSummaries
 from marketplace.services import api_keys as api_key_services
 from marketplace.services import user_switch_role
 from payouts import fees, ledger
-from tasks.frame import IFRAME_SANDBOX
 
 PROJECTS_PER_PAGE = 25
 BATCHES_PER_PAGE = 25

@@ -8,11 +8,13 @@ Locking protocol (read this before touching a batch from another app):
   COPY) takes ``FOR KEY SHARE`` on the batch through the foreign key, and those two do
   not conflict: a cancel of another batch, or a progress read, never waits on an import.
 * Whatever binds or frees escrow of a batch outside these services (the worker side's
-  claim, settlement of an approval or a final rejection) must first take
-  ``SELECT ... FOR SHARE`` on the batch row and check its status under that lock. That
-  conflicts with ``FOR NO KEY UPDATE``, so a cancel/expiry computes "escrow still owed to
-  work in progress" from a state nobody can change under it, while claims and
-  settlements of one batch still run concurrently with each other.
+  claim, settlement of an approval or a final rejection) must first take ``FOR SHARE``
+  on the batch row (``marketplace.locking.lock_batches(shared=...)``) and check its
+  status under that lock. That conflicts with ``FOR NO KEY UPDATE``, so a cancel/expiry
+  computes "escrow still owed to work in progress" (``BatchCounter.owed_cents``, after
+  locking the counter rows) from a state nobody can change under it, while claims and
+  settlements of one batch still run concurrently with each other. The figures that
+  chose ``FOR SHARE`` over a lock-free protocol: docs/performance.md, "Claim protocol".
 * Ledger accounts are locked by ``payouts.ledger`` after the batch row (batch first,
   then accounts, always), inside the same transaction, so the money and the status
   move together or not at all.
@@ -31,12 +33,12 @@ from typing import IO
 
 from django.conf import settings
 from django.db import DataError, connection, transaction
-from django.db.models import F, Sum
 from django.utils import timezone
 
 from core.errors import ApplicationError
 from core.money import format_cents
-from marketplace import templating, uploads
+from marketplace import counters, templating, uploads
+from marketplace.locking import lock_batches
 from marketplace.models import (
     BATCH_CLOSED_STATUSES,
     BATCH_LIVE_STATUSES,
@@ -51,7 +53,6 @@ from marketplace.models import (
 from marketplace.selectors import BatchQuote, batch_quote
 from marketplace.services.projects import pay_floor_error
 from payouts import fees, ledger
-from tasks.models import ESCROW_BOUND_STATUSES, Assignment
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +88,10 @@ _VERB: dict[str, str] = {
 
 
 def _lock(batch_id: int) -> Batch:
-    """The batch row, locked ``FOR NO KEY UPDATE`` until the transaction ends."""
-    return (
-        Batch.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("project")
-        .get(pk=batch_id)
-    )
+    """The batch row, locked ``FOR NO KEY UPDATE`` until the transaction ends
+    (``marketplace.locking``: lock timeout mapped to ``busy``), then read."""
+    lock_batches(exclusive=[batch_id])
+    return Batch.objects.select_related("project").get(pk=batch_id)
 
 
 def _require_owner(batch: Batch, user: User) -> None:
@@ -453,6 +452,7 @@ def batch_publish(*, batch: Batch, user: User, expected_total_cents: int | None 
         locked.fee_cents = quote.fee_cents
         locked.total_cost_cents = total
         locked.escrow_held_cents = total
+        counters.counters_create(batch_id=locked.pk)
         locked.published_at = now
         locked.expires_at = now + project.batch_lifetime
         batch_transition(
@@ -534,16 +534,10 @@ def batch_resume(*, batch: Batch, user: User, reason: str = "") -> Batch:
 
 def escrow_owed_cents(*, batch_id: int) -> int:
     """Reward + fee of the batch's assignments whose money must stay in escrow: accepted,
-    submitted, approved or rejected and not yet settled. The caller holds the batch row
-    lock, which keeps claims and settlements (``FOR SHARE`` on it) from changing this."""
-    owed = (
-        Assignment.objects.filter(
-            task__batch_id=batch_id, status__in=ESCROW_BOUND_STATUSES, settled_at__isnull=True
-        )
-        .aggregate(total=Sum(F("reward_cents") + F("fee_cents")))
-        .get("total")
-    )
-    return int(owed or 0)
+    submitted, approved or rejected and not yet settled (``BatchCounter.owed_cents``,
+    summed). Exact only while the caller holds the counter rows (``counters_lock``),
+    which every move of the batch's assignments updates."""
+    return counters.owed_cents(batch_id=batch_id)
 
 
 def _close(*, batch: Batch, to: str, key_suffix: str, actor: User | None, reason: str) -> Batch:
@@ -554,6 +548,9 @@ def _close(*, batch: Batch, to: str, key_suffix: str, actor: User | None, reason
     if batch.published_at is None:
         batch.escrow_settled_at = now  # a draft never held anything
     else:
+        # Claims and settlements wait on our batch lock; returns and expiries in flight
+        # on these rows, so the amount owed is exact.
+        counters.counters_lock(batch_id=batch.pk)
         balance = ledger.balance_cents(ledger.batch_escrow_account(batch.pk))
         owed = escrow_owed_cents(batch_id=batch.pk)
         if owed == 0:
