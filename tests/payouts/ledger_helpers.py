@@ -10,10 +10,10 @@ from django.db import connection
 from django.utils import timezone
 
 from marketplace import services
-from marketplace.models import Task
 from payouts import ledger
 from payouts.models import Deposit, LedgerAccount, LedgerTransaction
 from tasks.models import Assignment
+from tests.fixtures.assignments import make_assignment, settle
 
 
 def balances() -> dict[int, int]:
@@ -127,24 +127,9 @@ def published_batch(requester, tmp_path, settings, rows: int = 10):
     return services.batch_publish(batch=batch, user=requester)
 
 
-def approve_and_settle(batch, worker, row: int) -> tuple[Assignment, LedgerTransaction]:
-    task = Task.objects.filter(batch=batch).order_by("row_number")[row]
-    now = timezone.now()
-    assignment = Assignment.objects.create(
-        task=task,
-        worker=worker,
-        status="approved",
-        accepted_at=now,
-        submitted_at=now,
-        reward_cents=batch.reward_cents,
-        fee_cents=batch.fee_cents,
-    )
-    txn = ledger.settle(
-        key=f"settle-{assignment.pk}",
-        batch_id=batch.pk,
-        worker=worker,
-        reward_cents=assignment.reward_cents,
-        fee_cents=assignment.fee_cents,
-    )
-    Assignment.objects.filter(pk=assignment.pk).update(settled_at=now)
-    return assignment, txn
+def approve_and_settle(batch, worker) -> tuple[Assignment, LedgerTransaction]:
+    """Claim, submit, approve and settle one task of ``batch`` through the services."""
+    assignment = make_assignment(batch, "approved", worker=worker)
+    settle(assignment)
+    txn = LedgerTransaction.objects.get(idempotency_key=f"settle-{assignment.pk}")
+    return Assignment.objects.get(pk=assignment.pk), txn

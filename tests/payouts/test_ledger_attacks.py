@@ -12,14 +12,12 @@ import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, ProgrammingError, connection, transaction
-from django.utils import timezone
 
 from marketplace import services
 from marketplace.db_roles import NO_DELETE_TABLES
-from marketplace.models import Task
 from payouts import ledger
 from payouts.models import LedgerAccount, LedgerEntry
-from tasks.models import Assignment
+from tests.fixtures.assignments import make_assignment
 from tests.payouts.ledger_helpers import (
     approve_and_settle,
     deposit_through_stripe_records,
@@ -96,7 +94,7 @@ def test_1_a_balanced_pair_added_to_an_old_transaction_is_refused(
 ):
     deposit = deposit_through_stripe_records(requester, 5000, "cs_1")
     batch = published_batch(requester, tmp_path, settings)
-    _, settle = approve_and_settle(batch, worker, 0)
+    _, settle = approve_and_settle(batch, worker)
     old = deposit if victim == "deposit" else settle
     clearing, req = ledger.stripe_clearing_account(), ledger.requester_account(requester)
     revenue, wallet = ledger.platform_revenue_account(), ledger.worker_account(worker)
@@ -267,7 +265,7 @@ def test_7a_a_draft_flipped_to_published_without_a_hold_is_named(requester, tmp_
 def test_7b_a_forged_release_out_of_a_live_batch_is_named(requester, worker, tmp_path, settings):
     deposit_through_stripe_records(requester, 5000, "cs_1")
     batch = published_batch(requester, tmp_path, settings)
-    approve_and_settle(batch, worker, 0)
+    approve_and_settle(batch, worker)
     escrow = ledger.batch_escrow_account(batch.pk)
     forge(
         "release",
@@ -284,16 +282,7 @@ def test_7c_a_cancelled_batch_drained_below_what_its_work_is_owed_is_named(
 ):
     deposit_through_stripe_records(requester, 5000, "cs_1")
     batch = published_batch(requester, tmp_path, settings)
-    task = Task.objects.filter(batch=batch).order_by("row_number").first()
-    Assignment.objects.create(
-        task=task,
-        worker=worker,
-        status="submitted",
-        accepted_at=timezone.now(),
-        submitted_at=timezone.now(),
-        reward_cents=batch.reward_cents,
-        fee_cents=batch.fee_cents,
-    )
+    make_assignment(batch, "submitted", worker=worker)
     batch = services.batch_cancel(batch=batch, user=requester)
     escrow = ledger.batch_escrow_account(batch.pk)
     assert ledger.balance_cents(escrow) == 12  # what the submitted work is owed

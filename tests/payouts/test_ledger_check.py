@@ -40,8 +40,8 @@ def book(requester, worker, tmp_path, settings):
     settlements, a bonus and its reversal."""
     deposit_through_stripe_records(requester, 5000, "cs_1")
     batch = published_batch(requester, tmp_path, settings)
-    approve_and_settle(batch, worker, 0)
-    _, settle = approve_and_settle(batch, worker, 1)
+    approve_and_settle(batch, worker)
+    _, settle = approve_and_settle(batch, worker)
     bonus = ledger.post(
         key="bonus-1",
         kind="bonus",
