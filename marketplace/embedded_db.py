@@ -5,8 +5,10 @@ lives under ``var/pg``. The server is shared by every process of one checkout (w
 Celery worker, beat, tests): the first one starts it, the others attach. ``make run``
 and the test run stop it when they end (``python -m marketplace.embedded_db stop``).
 
-Run as a script: ``start`` prints the database URL, ``url`` prints it if running,
-``stop`` stops the server.
+Run as a script (``python -m marketplace.embedded_db COMMAND``): ``start [dbname]``
+starts or attaches and prints the database URL, ``url [dbname]`` prints it only if the
+server is already running (exit status 1 and nothing started otherwise), ``status``
+says whether it runs, ``stop`` stops the server.
 """
 
 from __future__ import annotations
@@ -120,6 +122,13 @@ def main(argv: list[str]) -> int:
     if command == "start":
         print(start(argv[2] if len(argv) > 2 else DEFAULT_DBNAME))
         return 0
+    if command == "url":
+        # Attach only to a server that is already running; never start one here.
+        if running_pid() is None:
+            print("not running", file=sys.stderr)
+            return 1
+        print(start(argv[2] if len(argv) > 2 else DEFAULT_DBNAME))
+        return 0
     if command == "stop":
         print("stopped" if stop() else "not running")
         return 0
@@ -127,7 +136,7 @@ def main(argv: list[str]) -> int:
         pid = running_pid()
         print(f"running (pid {pid})" if pid else "not running")
         return 0 if pid else 1
-    print(f"usage: {argv[0]} start [dbname] | stop | status", file=sys.stderr)
+    print(f"usage: {argv[0]} start [dbname] | url [dbname] | stop | status", file=sys.stderr)
     return 2
 
 

@@ -45,7 +45,6 @@ from marketplace.models import (
 )
 from marketplace.paging import BatchSummaries
 from marketplace.services import api_keys as api_key_services
-from marketplace.services import user_switch_role
 from payouts import fees, ledger
 from tasks.frame import IFRAME_SANDBOX
 
@@ -72,7 +71,8 @@ class RequesterRequest(AuthenticatedHttpRequest):
 
 def requester_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Logged in (else the login page) and signed up as a requester (else 403). A user
-    with both roles who opens a requester page works as a requester from then on."""
+    with both roles who opens a requester page while working as a worker sees it with
+    an offer to switch (a POST to ``switch_role``): opening a page changes no state."""
 
     @wraps(view)
     def wrapped(request: AuthenticatedHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -81,8 +81,7 @@ def requester_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
             return render(
                 request, "marketplace/role_missing.html", {"role": "requester"}, status=403
             )
-        if user.current_role != Role.REQUESTER:
-            user_switch_role(user=user, role=Role.REQUESTER)
+        request.page_role = Role.REQUESTER  # type: ignore[attr-defined]
         return view(request, *args, **kwargs)
 
     return login_required(wrapped)

@@ -23,7 +23,6 @@ from marketplace import selectors, services
 from marketplace.api import serializers as s
 from marketplace.api.pagination import Pagination
 from marketplace.api.throttling import UploadRateThrottle
-from marketplace.forms_requester import service_error_field
 from marketplace.models import Batch, BatchStatus, Project, ProjectStatus, User
 from marketplace.paging import BatchSummaries
 from payouts import fees, ledger
@@ -85,8 +84,7 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
     def field_for_error(self, exc: ApplicationError) -> str | None:
         if exc.code == "invalid_upload":
             return "file"
-        name = service_error_field(exc)
-        return _API_FIELD.get(name, name) if name else None
+        return _API_FIELD.get(exc.field, exc.field) if exc.field else None
 
     def get_throttles(self) -> list[BaseThrottle]:
         throttles = super().get_throttles()

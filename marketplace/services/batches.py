@@ -452,6 +452,11 @@ def batch_publish(*, batch: Batch, user: User, expected_total_cents: int | None 
         locked.reward_cents = quote.reward_cents
         locked.fee_cents = quote.fee_cents
         locked.total_cost_cents = total
+        # The work terms are frozen with the money terms: a later project edit does not
+        # change what this batch's workers were promised.
+        locked.time_allotted_seconds = project.time_allotted_seconds
+        locked.auto_approval_delay = project.auto_approval_delay
+        locked.requirements = dict(project.requirements or {})
         locked.escrow_held_cents = total
         locked.published_at = now
         locked.expires_at = now + project.batch_lifetime
@@ -465,6 +470,9 @@ def batch_publish(*, batch: Batch, user: User, expected_total_cents: int | None 
                 "reward_cents",
                 "fee_cents",
                 "total_cost_cents",
+                "time_allotted_seconds",
+                "auto_approval_delay",
+                "requirements",
                 "escrow_held_cents",
                 "published_at",
                 "expires_at",
