@@ -98,14 +98,14 @@ def _post(request: HttpRequest) -> Any:
 @require_GET
 @requester_required
 def home(request: RequesterRequest) -> HttpResponse:
-    account = ledger.requester_account(request.user)
+    balance_cents = ledger.requester_balance_cents(request.user)  # a read: creates nothing
     projects = list(selectors.projects_for(request.user)[:6])
     batches = selectors.requester_batches(request.user, limit=10)
     return render(
         request,
         "marketplace/requester_home.html",
         {
-            "balance_cents": account.balance_cents,
+            "balance_cents": balance_cents,
             "projects": projects,
             "batches": batches,
             "live_statuses": BATCH_LIVE_STATUSES,

@@ -8,24 +8,30 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Aggregate, Count, DurationField, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
 
 from marketplace import builtin_templates, templating
 from marketplace.models import (
+    BATCH_LIVE_STATUSES,
     Batch,
     BatchEvent,
+    BatchStatus,
     Project,
     ProjectStatus,
     TemplateKind,
     User,
 )
 from payouts import fees, ledger
-from tasks.models import Assignment, AssignmentStatus
+from tasks.models import ESCROW_BOUND_STATUSES, Assignment, AssignmentStatus
+
+# An import not finished this long after the upload is enqueued again (see stale_imports).
+STALE_IMPORT_AFTER = timedelta(minutes=10)
 
 # --- Objects the user owns ---------------------------------------------------------------
 
@@ -155,7 +161,7 @@ def batch_quote(batch: Batch, *, terms: fees.Terms | None = None) -> BatchQuote:
         snapshot = False
     assignments = batch.task_count * per_task
     total = assignments * (reward + fee)
-    balance = ledger.balance_cents(ledger.requester_account(batch.owner))
+    balance = ledger.requester_balance_cents(batch.owner)  # a read: creates no account
     return BatchQuote(
         reward_cents=reward,
         fee_cents=fee,
@@ -270,7 +276,7 @@ def batch_progress(batch: Batch) -> BatchProgress:
     row = Assignment.objects.filter(task__batch_id=batch.pk).aggregate(**_assignment_aggregates())
     escrow = None
     if batch.published_at is not None:
-        escrow = ledger.balance_cents(ledger.batch_escrow_account(batch.pk))
+        escrow = ledger.batch_escrow_balance_cents(batch.pk)
     return _progress(batch, row, escrow_cents=escrow)
 
 
@@ -306,6 +312,48 @@ def requester_batches(
         .order_by()
     }
     return [BatchSummary(b, _progress(b, rows.get(b.pk), escrow_cents=None)) for b in batches]
+
+
+# --- Escrow and the jobs' scans ---------------------------------------------------------
+
+
+def escrow_owed_cents(*, batch_id: int) -> int:
+    """Reward + fee of the batch's assignments whose money must stay in escrow: accepted,
+    submitted, approved or rejected and not yet settled. The caller holds the batch row
+    lock, which keeps claims and settlements (``FOR SHARE`` on it) from changing this."""
+    owed = (
+        Assignment.objects.filter(
+            task__batch_id=batch_id, status__in=ESCROW_BOUND_STATUSES, settled_at__isnull=True
+        )
+        .aggregate(total=Sum(F("reward_cents") + F("fee_cents")))
+        .get("total")
+    )
+    return int(owed or 0)
+
+
+def stale_imports(
+    *, now: datetime | None = None, older_than: timedelta = STALE_IMPORT_AFTER
+) -> list[int]:
+    """Ids of batches still ``importing`` long after their upload (the enqueue was lost,
+    or the worker died and its message is gone). Re-enqueueing them is safe: an import
+    already running holds the advisory lock and a finished one is no longer importing."""
+    now = now or timezone.now()
+    return list(
+        Batch.objects.filter(status=BatchStatus.IMPORTING, created_at__lte=now - older_than)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:100]
+    )
+
+
+def due_for_expiry(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
+    """Ids of live batches whose lifetime is over (oldest first). No lock: each is
+    re-checked under its lock by ``batch_expire``."""
+    now = now or timezone.now()
+    return list(
+        Batch.objects.filter(status__in=BATCH_LIVE_STATUSES, expires_at__lte=now)
+        .order_by("expires_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 # --- Template preview --------------------------------------------------------------------

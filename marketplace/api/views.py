@@ -377,5 +377,5 @@ class BalanceView(APIView):
         summary="Your available balance", responses={200: s.BalanceSerializer, **_errors()}
     )
     def get(self, request: Request) -> Response:
-        account = ledger.requester_account(_user(request))
-        return Response({"balance_cents": account.balance_cents, "currency": "usd"})
+        balance = ledger.requester_balance_cents(_user(request))  # a read: creates nothing
+        return Response({"balance_cents": balance, "currency": "usd"})

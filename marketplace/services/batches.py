@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
 from django.conf import settings
 from django.db import DataError, connection, transaction
-from django.db.models import F, Sum
 from django.utils import timezone
 
 from core.errors import ApplicationError
@@ -48,17 +47,14 @@ from marketplace.models import (
     Task,
     User,
 )
-from marketplace.selectors import BatchQuote, batch_quote
+from marketplace.selectors import batch_quote, escrow_owed_cents
 from marketplace.services.projects import pay_floor_error
 from payouts import fees, ledger
-from tasks.models import ESCROW_BOUND_STATUSES, Assignment
 
 log = logging.getLogger(__name__)
 
 # Namespace of the advisory lock that makes one import of a batch run at a time.
 IMPORT_LOCK_NAMESPACE = 0x46540004
-# An import not finished this long after the upload is enqueued again (see stale_imports).
-STALE_IMPORT_AFTER = timedelta(minutes=10)
 
 # "This batch <state> and cannot be <verb>."
 _STATE: dict[str, str] = {
@@ -540,20 +536,6 @@ def batch_resume(*, batch: Batch, user: User, reason: str = "") -> Batch:
 # --- Cancel, expire, final release -------------------------------------------------------
 
 
-def escrow_owed_cents(*, batch_id: int) -> int:
-    """Reward + fee of the batch's assignments whose money must stay in escrow: accepted,
-    submitted, approved or rejected and not yet settled. The caller holds the batch row
-    lock, which keeps claims and settlements (``FOR SHARE`` on it) from changing this."""
-    owed = (
-        Assignment.objects.filter(
-            task__batch_id=batch_id, status__in=ESCROW_BOUND_STATUSES, settled_at__isnull=True
-        )
-        .aggregate(total=Sum(F("reward_cents") + F("fee_cents")))
-        .get("total")
-    )
-    return int(owed or 0)
-
-
 def _close(*, batch: Batch, to: str, key_suffix: str, actor: User | None, reason: str) -> Batch:
     """Close a live batch (locked by the caller) and return its unused escrow: the
     escrow balance minus what work in progress is still owed."""
@@ -562,7 +544,7 @@ def _close(*, batch: Batch, to: str, key_suffix: str, actor: User | None, reason
     if batch.published_at is None:
         batch.escrow_settled_at = now  # a draft never held anything
     else:
-        balance = ledger.balance_cents(ledger.batch_escrow_account(batch.pk))
+        balance = ledger.batch_escrow_balance_cents(batch.pk)
         owed = escrow_owed_cents(batch_id=batch.pk)
         if owed == 0:
             batch.escrow_settled_at = now
@@ -672,11 +654,7 @@ def batch_release_remaining(*, batch_id: int) -> int:
             return 0
         if escrow_owed_cents(batch_id=batch_id) > 0:
             return 0
-        balance = (
-            ledger.balance_cents(ledger.batch_escrow_account(batch_id))
-            if locked.published_at
-            else 0
-        )
+        balance = ledger.batch_escrow_balance_cents(batch_id) if locked.published_at else 0
         if balance > 0:
             ledger.release(
                 key=f"release-batch-{batch_id}-final",
@@ -689,31 +667,6 @@ def batch_release_remaining(*, batch_id: int) -> int:
         locked.escrow_settled_at = locked.updated_at = timezone.now()
         locked.save(update_fields=["escrow_released_cents", "escrow_settled_at", "updated_at"])
         return max(balance, 0)
-
-
-def stale_imports(
-    *, now: datetime | None = None, older_than: timedelta = STALE_IMPORT_AFTER
-) -> list[int]:
-    """Ids of batches still ``importing`` long after their upload (the enqueue was lost,
-    or the worker died and its message is gone). Re-enqueueing them is safe: an import
-    already running holds the advisory lock and a finished one is no longer importing."""
-    now = now or timezone.now()
-    return list(
-        Batch.objects.filter(status=BatchStatus.IMPORTING, created_at__lte=now - older_than)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:100]
-    )
-
-
-def due_for_expiry(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
-    """Ids of live batches whose lifetime is over (oldest first). No lock: each is
-    re-checked under its lock by ``batch_expire``."""
-    now = now or timezone.now()
-    return list(
-        Batch.objects.filter(status__in=BATCH_LIVE_STATUSES, expires_at__lte=now)
-        .order_by("expires_at", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
 
 
 def run_for_each(ids: list[int], action: Callable[[int], object], *, what: str) -> int:
@@ -730,19 +683,14 @@ def run_for_each(ids: list[int], action: Callable[[int], object], *, what: str) 
 
 
 __all__ = [
-    "BatchQuote",
     "batch_cancel",
     "batch_expire",
     "batch_import",
     "batch_import_abandon",
     "batch_pause",
     "batch_publish",
-    "batch_quote",
     "batch_release_remaining",
     "batch_resume",
     "batch_transition",
     "batch_upload",
-    "due_for_expiry",
-    "escrow_owed_cents",
-    "stale_imports",
 ]

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
-from marketplace import jobs, services
+from marketplace import jobs, selectors, services
 from marketplace.models import Batch, BatchEvent, Task
 from payouts import ledger
 from payouts.fees import platform_settings
@@ -38,7 +38,7 @@ def state(batch: Batch, user) -> tuple:
 
 def test_quote_of_a_draft(draft, requester):
     fund(requester, 50)
-    quote = services.batch_quote(draft)
+    quote = selectors.batch_quote(draft)
     assert (quote.reward_cents, quote.fee_cents, quote.cost_per_assignment_cents) == (10, 2, 12)
     assert (quote.task_count, quote.assignments_per_task, quote.assignment_count) == (10, 1, 10)
     assert (quote.total_cost_cents, quote.balance_cents, quote.shortfall_cents) == (120, 50, 70)
@@ -68,7 +68,7 @@ def test_publish_holds_exactly_the_total(draft, funded):
         funded,
         "$1.20 held in escrow",
     )
-    quote = services.batch_quote(batch)
+    quote = selectors.batch_quote(batch)
     assert quote.published_terms and quote.total_cost_cents == 120 and quote.shortfall_cents == 0
 
 
@@ -273,7 +273,7 @@ def test_cancel_keeps_the_escrow_of_work_in_progress(draft, funded):
     assert escrow(batch) == 108
     batch = services.batch_cancel(batch=batch, user=funded)
     # Owed: accepted + submitted + approved-unsettled + rejected-undecided = 4 × 12¢.
-    assert services.escrow_owed_cents(batch_id=batch.pk) == 48
+    assert selectors.escrow_owed_cents(batch_id=batch.pk) == 48
     assert (escrow(batch), balance(funded), batch.escrow_released_cents) == (48, 9_940, 60)
     assert batch.escrow_settled_at is None
     # The expiry job's final check waits while work is owed anything.
