@@ -22,6 +22,8 @@ $(STAMP): requirements.lock
 # beat use the filesystem broker under var/; without STRIPE_SECRET_KEY the Stripe
 # simulator runs as a Procfile process. The web process loads the demo data
 # (seed_demo, which funds the demo requesters through the simulator) before serving.
+# DEBUG is off (Fairtask's own error pages; whitenoise serves the collected static
+# files); `DEBUG=1 make run` turns Django's debug pages on.
 run: $(STAMP)
 	@set -e; \
 	export DJANGO_SETTINGS_MODULE=marketplace.settings.dev PORT=$(PORT) FAIRTASK_WEB_PORT=$(PORT) \

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from django.template.exceptions import TemplateDoesNotExist
@@ -33,6 +35,12 @@ def _page(request: HttpRequest | None, template: str, status: int, **context: An
 @requires_csrf_token
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _is_api(request):
+        if isinstance(exception, RequestDataTooBig):
+            return _json(
+                413,
+                "body_too_large",
+                f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes.",
+            )
         return _json(400, "bad_request", "The request could not be read.")
     return _page(request, "errors/400.html", 400)
 
