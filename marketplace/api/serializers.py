@@ -15,6 +15,19 @@ from core.money import format_cents
 from marketplace import selectors, templating
 from marketplace.models import Batch, Project, TemplateKind
 
+
+class TextField(serializers.CharField):
+    """A CharField that takes only JSON strings: DRF's turns 0 or true into "0" or
+    "True", which the schema (type string) does not allow."""
+
+    default_error_messages = {"invalid": "Give text (a JSON string)."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 # --- Projects ----------------------------------------------------------------------------
 
 
@@ -121,18 +134,16 @@ class ProjectWriteSerializer(serializers.Serializer):
     (reward at least 1¢ and at the pay floor, 1–100 assignments, auto-approval at most
     30 days, a valid template...) by the same service the pages use."""
 
-    title = serializers.CharField(
-        allow_blank=True, trim_whitespace=False, max_length=limits.TITLE_CHARS
-    )
-    description = serializers.CharField(
+    title = TextField(allow_blank=True, trim_whitespace=False, max_length=limits.TITLE_CHARS)
+    description = TextField(
         required=False, allow_blank=True, trim_whitespace=False, max_length=limits.TEXT_CHARS
     )
     keywords = KeywordsField(required=False)
-    instructions = serializers.CharField(
+    instructions = TextField(
         required=False, allow_blank=True, trim_whitespace=False, max_length=limits.TEXT_CHARS
     )
     template_kind = serializers.ChoiceField(choices=TemplateKind.choices)
-    template_html = serializers.CharField(
+    template_html = TextField(
         required=False,
         allow_blank=True,
         trim_whitespace=False,
@@ -214,7 +225,7 @@ class ProjectWriteSerializer(serializers.Serializer):
 
 
 class ProjectCloneSerializer(serializers.Serializer):
-    title = serializers.CharField(
+    title = TextField(
         required=False, max_length=limits.TITLE_CHARS, help_text="Default: “<title> (copy)”."
     )
 
@@ -320,9 +331,7 @@ class BatchUploadSerializer(serializers.Serializer):
         allow_empty_file=True,  # "The file is empty." comes from the upload rules
         help_text="CSV (UTF-8, header row covering the template's placeholders) or JSON Lines (.jsonl).",
     )
-    name = serializers.CharField(
-        required=False, allow_blank=True, max_length=limits.BATCH_NAME_CHARS
-    )
+    name = TextField(required=False, allow_blank=True, max_length=limits.BATCH_NAME_CHARS)
 
 
 class PublishSerializer(serializers.Serializer):
@@ -336,9 +345,7 @@ class PublishSerializer(serializers.Serializer):
 
 
 class CancelSerializer(serializers.Serializer):
-    reason = serializers.CharField(
-        required=False, allow_blank=True, max_length=limits.CANCEL_REASON_CHARS
-    )
+    reason = TextField(required=False, allow_blank=True, max_length=limits.CANCEL_REASON_CHARS)
 
 
 class BalanceSerializer(serializers.Serializer):

@@ -13,6 +13,7 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -102,7 +103,7 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
                 "status", str, enum=["active", "archived", "all"], description="Default: active."
             )
         ],
-        responses={200: s.ProjectSerializer(many=True), **_errors()},
+        responses={200: s.ProjectSerializer(many=True), **_errors(400, 404)},
     )
     def list(self, request: Request) -> Response:
         wanted = request.query_params.get("status", "active")
@@ -204,7 +205,7 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
     @extend_schema(
         methods=["GET"],
         summary="List a project's batches",
-        responses={200: s.BatchSerializer(many=True), **_errors(404)},
+        responses={200: s.BatchSerializer(many=True), **_errors(400, 404)},
     )
     @extend_schema(
         methods=["POST"],
@@ -216,7 +217,7 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
         request={"multipart/form-data": s.BatchUploadSerializer},
         responses={201: s.BatchSerializer, 202: s.BatchSerializer, **_errors(400, 404, 409)},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser])
     def batches(self, request: Request, pk: str) -> Response:
         project = selectors.project_for(_user(request), pk)
         if request.method == "GET":
@@ -279,7 +280,7 @@ class BatchViewSet(_Paged, viewsets.ViewSet):
             OpenApiParameter("project", int),
             OpenApiParameter("status", str, enum=BatchStatus.values),
         ],
-        responses={200: s.BatchSerializer(many=True), **_errors()},
+        responses={200: s.BatchSerializer(many=True), **_errors(400, 404)},
     )
     def list(self, request: Request) -> Response:
         project = request.query_params.get("project")
