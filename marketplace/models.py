@@ -216,6 +216,10 @@ class Project(models.Model):
     def is_archived(self) -> bool:
         return self.status == ProjectStatus.ARCHIVED
 
+    @property
+    def keyword_list(self) -> list[str]:
+        return [k.strip() for k in self.keywords.split(",") if k.strip()]
+
 
 class ProjectEvent(models.Model):
     """One status move of a project (append-only), written by ``project_transition``."""
@@ -234,10 +238,6 @@ class ProjectEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project_id}: {self.old_status} → {self.new_status}"
-
-    @property
-    def keyword_list(self) -> list[str]:
-        return [k.strip() for k in self.keywords.split(",") if k.strip()]
 
 
 class BatchStatus(models.TextChoices):

@@ -86,6 +86,45 @@ def test_publish_uses_the_project_terms_at_publish_time(draft, funded, project):
     assert (batch.reward_cents, batch.fee_cents) == (25, 5)
 
 
+def test_published_batches_keep_their_work_terms(draft, funded, project):
+    # Issue 15: time allotted, auto-approval delay and requirements are frozen at
+    # publish like the money terms; a draft has none yet (it takes the project's).
+    services.project_update(
+        project=project,
+        user=funded,
+        data={
+            "time_allotted_seconds": 600,
+            "auto_approval_delay": timedelta(days=2),
+            "requirements": {"min_approval_rate": 90},
+        },
+    )
+    assert (draft.time_allotted_seconds, draft.auto_approval_delay, draft.requirements) == (
+        None,
+        None,
+        None,
+    )
+    batch = services.batch_publish(batch=draft, user=funded)
+    services.project_update(
+        project=project,
+        user=funded,
+        data={
+            "time_allotted_seconds": 60,
+            "auto_approval_delay": timedelta(0),
+            "requirements": {"min_approval_rate": 99, "languages": ["de"]},
+        },
+    )
+    batch.refresh_from_db()
+    assert batch.time_allotted_seconds == 600
+    assert batch.auto_approval_delay == timedelta(days=2)
+    assert batch.requirements == {"min_approval_rate": 90}
+
+
+def test_a_published_batch_without_work_terms_is_refused_by_the_database(draft, funded):
+    batch = services.batch_publish(batch=draft, user=funded)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Batch.objects.filter(pk=batch.pk).update(time_allotted_seconds=None)
+
+
 def test_publish_with_too_little_balance_changes_nothing(draft, requester):
     fund(requester, 100)
     before = state(draft, requester)

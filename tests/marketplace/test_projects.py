@@ -337,3 +337,36 @@ def test_pricing_selector():
     assert pricing.hourly_rate_cents == 780
     assert pricing.minimum_reward_cents == 14
     assert pricing.meets_pay_floor is False
+
+
+# --- Status table (issue 15) --------------------------------------------------------------
+
+
+def test_archive_and_restore_go_through_the_table_and_write_events(requester):
+    from marketplace.models import PROJECT_TRANSITIONS, ProjectEvent, ProjectStatus
+
+    project = make_project(requester)
+    services.project_archive(project=project, user=requester)
+    services.project_archive(project=project, user=requester)  # idempotent: no second event
+    services.project_restore(project=project, user=requester)
+    events = list(
+        ProjectEvent.objects.filter(project=project).values_list(
+            "old_status", "new_status", "actor_id"
+        )
+    )
+    assert events == [
+        ("active", "archived", requester.pk),
+        ("archived", "active", requester.pk),
+    ]
+    assert set(PROJECT_TRANSITIONS) == set(ProjectStatus.values)
+
+
+def test_a_move_the_table_does_not_list_is_refused(requester):
+    from marketplace.models import ProjectEvent
+    from marketplace.services.projects import project_transition
+
+    project = make_project(requester)
+    with pytest.raises(ApplicationError) as exc:
+        project_transition(project=project, to="active", actor=requester)
+    assert (exc.value.code, exc.value.status) == ("illegal_transition", 409)
+    assert not ProjectEvent.objects.exists()
