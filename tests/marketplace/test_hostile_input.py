@@ -174,8 +174,17 @@ def test_a_30_mb_json_body_is_a_413_in_the_error_shape(api):
         "/api/v1/batches/1x/publish/",
     ],
 )
-def test_unknown_paths_and_non_integer_ids_are_a_json_404_with_an_api_key(api, method, path):
-    response = getattr(api, method)(path, {"x": 1}, format="json")
+def test_unknown_paths_and_non_integer_ids_are_a_json_404_with_an_api_key(requester, method, path):
+    from rest_framework.test import APIClient
+
+    from marketplace.services.api_keys import api_key_create
+
+    # CSRF enforced as in a real request (the test client skips it by default): this was
+    # Django's HTML "CSRF verification failed" page.
+    _, raw = api_key_create(user=requester, name="csrf")
+    client = APIClient(enforce_csrf_checks=True)
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    response = getattr(client, method)(path, {"x": 1}, format="json")
     error = assert_error(response, 404, "not_found")
     assert path in error["message"]
 
