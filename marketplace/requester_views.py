@@ -24,6 +24,7 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import limits
 from core.errors import ApplicationError
 from core.http import AuthenticatedHttpRequest
 from core.money import format_cents, parse_dollars
@@ -181,8 +182,11 @@ def _pricing_context(reward: str, estimated: Any) -> dict[str, Any]:
         return {
             "pricing_error": "Enter the estimated time in whole seconds to see the hourly rate."
         }
-    if seconds > 24 * 3600:
-        return {"pricing_error": "The estimated time can be at most 86,400 seconds (24 hours)."}
+    if seconds > limits.MAX_ESTIMATED_SECONDS:
+        return {
+            "pricing_error": f"The estimated time can be at most "
+            f"{limits.MAX_ESTIMATED_SECONDS:,} seconds (24 hours)."
+        }
     return {
         "pricing": selectors.project_pricing(reward_cents=reward_cents, estimated_seconds=seconds),
         "estimated_seconds": seconds,
@@ -442,7 +446,8 @@ def batch_upload(request: RequesterRequest, project_id: int) -> HttpResponse:
                 status = exc.status if exc.status >= 400 else 400
                 if "errors" in exc.extra:
                     upload_errors = exc.extra
-                form.add_error("file" if exc.code == "invalid_upload" else None, exc.message)
+                field = "file" if exc.code == "invalid_upload" else exc.field
+                form.add_error(field if field in form.fields else None, exc.message)
             else:
                 if batch.status == BatchStatus.IMPORTING:
                     messages.info(
@@ -665,7 +670,7 @@ def api_keys(request: RequesterRequest) -> HttpResponse:
                     user=request.user, name=form.cleaned_data["name"]
                 )
             except ApplicationError as exc:
-                form.add_error("name", exc.message)
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
                 status = exc.status
             else:
                 status = 201

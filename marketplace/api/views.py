@@ -36,12 +36,18 @@ ERRORS = {
     409: OpenApiResponse(
         s.ErrorSerializer, description="Not possible in the object's current state."
     ),
+    415: OpenApiResponse(
+        s.ErrorSerializer,
+        description="A body that is not JSON (multipart/form-data for uploads).",
+    ),
     429: OpenApiResponse(s.ErrorSerializer, description="Rate limit reached; see Retry-After."),
 }
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: ERRORS[code] for code in (401, 403, 429, *codes)}
+    # An operation that takes input (400) also refuses a body of the wrong type (415).
+    extra = (415,) if 400 in codes else ()
+    return {code: ERRORS[code] for code in (401, 403, 429, *codes, *extra)}
 
 
 def _user(request: Request) -> User:
@@ -108,7 +114,9 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
     def list(self, request: Request) -> Response:
         wanted = request.query_params.get("status", "active")
         if wanted not in ("active", "archived", "all"):
-            raise ApplicationError("status must be active, archived or all.", code="invalid")
+            raise ApplicationError(
+                "status must be active, archived or all.", code="invalid_filter", field="status"
+            )
         qs = selectors.projects_for(_user(request), include_archived=wanted != "active")
         if wanted == "archived":
             qs = qs.filter(status=ProjectStatus.ARCHIVED)
@@ -149,7 +157,7 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
         data.is_valid(raise_exception=True)
         values = data.service_values()
         if not values:
-            raise ApplicationError("Send at least one field to change.", code="invalid")
+            raise ApplicationError("Send at least one field to change.", code="nothing_to_change")
         project = services.project_update(project=project, user=_user(request), data=values)
         return Response(s.ProjectSerializer(project, context=self._context()).data)
 
@@ -249,7 +257,9 @@ def _batch_page(view: Any, request: Request, *, project_id: int | None) -> Respo
     wanted = request.query_params.get("status")
     if wanted and wanted not in BatchStatus.values:
         raise ApplicationError(
-            f"status must be one of {', '.join(BatchStatus.values)}.", code="invalid"
+            f"status must be one of {', '.join(BatchStatus.values)}.",
+            code="invalid_filter",
+            field="status",
         )
     paginator = view.paginator
     page = paginator.paginate_queryset(

@@ -17,12 +17,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core import limits
 from core.errors import ApplicationError
+from core.text import clean_text
 from marketplace.models import ApiKey, User
 
 KEY_PREFIX = "ft"
-MAX_ACTIVE_KEYS = 20
-MAX_NAME_CHARS = 100
+MAX_ACTIVE_KEYS = limits.MAX_ACTIVE_API_KEYS
+MAX_NAME_CHARS = limits.API_KEY_NAME_CHARS
 # ``last_used_at`` is written at most this often per key, so that a busy client does not
 # turn every read request into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -47,14 +49,12 @@ def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
         raise ApplicationError(
             "Only requesters can create API keys.", code="not_requester", status=403
         )
-    name = " ".join((name or "").split())
+    name = " ".join(
+        clean_text(name or "", label="The name", maximum=MAX_NAME_CHARS, field="name").split()
+    )
     if not name:
         raise ApplicationError(
-            "Give the key a name, e.g. the script that uses it.", code="required"
-        )
-    if len(name) > MAX_NAME_CHARS:
-        raise ApplicationError(
-            f"The name can be at most {MAX_NAME_CHARS} characters.", code="too_long"
+            "Give the key a name, e.g. the script that uses it.", code="required", field="name"
         )
     if api_keys_for(user).filter(revoked_at__isnull=True).count() >= MAX_ACTIVE_KEYS:
         raise ApplicationError(

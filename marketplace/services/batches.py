@@ -33,8 +33,10 @@ from django.conf import settings
 from django.db import DataError, connection, transaction
 from django.utils import timezone
 
+from core import limits
 from core.errors import ApplicationError
 from core.money import format_cents
+from core.text import clean_text
 from marketplace import templating, uploads
 from marketplace.models import (
     BATCH_CLOSED_STATUSES,
@@ -172,7 +174,9 @@ def batch_upload(
             code="project_archived",
             status=409,
         )
-    name = (name or "").strip()[:200]
+    name = clean_text(
+        name or "", label="The batch name", maximum=limits.BATCH_NAME_CHARS, field="name"
+    )
     stored = uploads.store_upload(fileobj=fileobj, filename=filename)
     handed_off = False
     try:
@@ -607,7 +611,12 @@ def batch_cancel(*, batch: Batch, user: User, reason: str = "") -> Batch:
             to=BatchStatus.CANCELLED,
             key_suffix="cancel",
             actor=user,
-            reason=reason.strip(),
+            reason=clean_text(
+                reason,
+                label="The reason",
+                maximum=limits.CANCEL_REASON_CHARS,
+                field="reason",
+            ),
         )
 
 

@@ -183,7 +183,7 @@ def test_list_status_filter(api, requester):
         archived.pk
     ]
     assert len(api.get(URL, {"status": "all"}).json()["results"]) == 2
-    assert_error(api.get(URL, {"status": "nope"}), 400, "invalid")
+    assert_error(api.get(URL, {"status": "nope"}), 400, "invalid_filter")
 
 
 def test_retrieve_and_another_requesters_project_is_404(api, requester, other_requester):
@@ -231,7 +231,7 @@ def test_patch_changes_only_what_is_sent(api, requester):
         ({"reward_cents": 0}, "invalid", "reward_cents"),
         ({"assignments_per_task": 500}, "invalid", "assignments_per_task"),
         ({"reward_cents": "ten"}, "invalid", "reward_cents"),
-        ({}, "invalid", None),
+        ({}, "nothing_to_change", None),
     ],
 )
 def test_bad_patch_changes_nothing(api, requester, data, code, field):
