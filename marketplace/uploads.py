@@ -12,6 +12,10 @@ transaction. Rules:
   are sent, the scan continues to count (and keep the first ``MAX_SHOWN_ERRORS`` of) all
   errors, and ``UploadInvalid`` is raised inside the COPY, which aborts it; the caller's
   transaction then rolls back, so no task row of a bad file ever exists.
+* Strict CSV. A quote that is never closed, or text after a closing quote, is an error
+  naming the line where the quoted field began (the lenient reader swallowed every
+  line after such a quote into one field). JSONL cells nested deeper than
+  ``core.limits.MAX_JSON_DEPTH`` are refused per line.
 * Locations. ``row`` is the record number as a spreadsheet shows it (CSV: the header is
   row 1, the first data row is row 2; JSONL: the line number); ``line`` is the physical
   line where the record starts (differs from ``row`` when quoted fields span lines);
