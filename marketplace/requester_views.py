@@ -683,7 +683,7 @@ def api_keys(request: RequesterRequest) -> HttpResponse:
         {
             "form": form,
             "new_key": new_key,
-            "keys": list(api_key_services.api_keys_for(request.user)),
+            "keys": list(selectors.api_keys_for(request.user)),
             "docs_url": reverse("api:docs"),
         },
         status=status,

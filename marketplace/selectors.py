@@ -19,6 +19,7 @@ from django.utils import timezone
 from marketplace import builtin_templates, templating
 from marketplace.models import (
     BATCH_LIVE_STATUSES,
+    ApiKey,
     Batch,
     BatchEvent,
     BatchStatus,
@@ -66,6 +67,11 @@ def batch_for(user: User, batch_id: int | str) -> Batch:
         return Batch.objects.select_related("project").get(pk=int(batch_id), owner_id=user.pk)
     except (Batch.DoesNotExist, ValueError, TypeError):
         raise Http404("Batch not found.") from None
+
+
+def api_keys_for(user: User) -> QuerySet[ApiKey]:
+    """The user's API keys, newest first, revoked ones included."""
+    return ApiKey.objects.filter(user_id=user.pk)
 
 
 def batch_events(batch: Batch) -> QuerySet[BatchEvent]:

@@ -14,13 +14,13 @@ import secrets
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from core import limits
 from core.errors import ApplicationError
 from core.text import clean_text
 from marketplace.models import ApiKey, User
+from marketplace.selectors import api_keys_for
 
 KEY_PREFIX = "ft"
 MAX_ACTIVE_KEYS = limits.MAX_ACTIVE_API_KEYS
@@ -33,11 +33,6 @@ SCHEMES = ("api-key", "bearer")
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def api_keys_for(user: User) -> QuerySet[ApiKey]:
-    """The user's keys, newest first, revoked ones included (selector)."""
-    return ApiKey.objects.filter(user_id=user.pk)
 
 
 def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
