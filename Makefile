@@ -27,6 +27,8 @@ $(STAMP): requirements.lock
 # (seed_demo, which funds the demo requesters through the simulator) before serving.
 venv: $(STAMP)
 
+# DEBUG is off (Fairtask's own error pages; whitenoise serves the collected static
+# files); `DEBUG=1 make run` turns Django's debug pages on.
 run: $(STAMP)
 	@set -e; \
 	export DJANGO_SETTINGS_MODULE=marketplace.settings.dev PORT=$(PORT) FAIRTASK_WEB_PORT=$(PORT) \

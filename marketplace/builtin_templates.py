@@ -20,14 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from core import limits
 from core.errors import ApplicationError
+from core.text import clean_text
 from marketplace.models import TemplateKind
 from marketplace.templating import escape_literal
 
-MAX_LABELS = 50
-MAX_LABEL_LENGTH = 200
-MAX_QUESTION_LENGTH = 300
-MIN_SCALE, MAX_SCALE = 2, 10
+MAX_LABELS = limits.MAX_LABELS
+MAX_LABEL_LENGTH = limits.LABEL_CHARS
+MAX_QUESTION_LENGTH = limits.QUESTION_CHARS
+MIN_SCALE, MAX_SCALE = limits.MIN_SCALE, limits.MAX_SCALE
 
 
 @dataclass(frozen=True)
@@ -115,17 +117,30 @@ def is_builtin(kind: str) -> bool:
     return kind in CATALOG
 
 
-def _invalid(message: str) -> ApplicationError:
-    return ApplicationError(message, code="invalid_template_config")
+# The form field each setting is edited in (ApplicationError.field), so that the page
+# shows the message next to it; the API reports them all under template_config.
+SETTING_FIELDS = ("question", "labels", "mode", "scale", "allow_tie", "media")
+
+
+def _invalid(message: str, setting: str | None = None) -> ApplicationError:
+    return ApplicationError(
+        message,
+        code="invalid_template_config",
+        field="template_config",
+        extra={"setting": setting} if setting else None,
+    )
 
 
 def _question(config: Mapping[str, Any], default: str) -> str:
-    question = config.get("question", default)
-    if not isinstance(question, str) or not question.strip():
-        raise _invalid("The question must be a non-empty text.")
-    if len(question) > MAX_QUESTION_LENGTH:
-        raise _invalid(f"The question can be at most {MAX_QUESTION_LENGTH} characters.")
-    return question.strip()
+    try:
+        return clean_text(
+            config.get("question", default),
+            label="The question",
+            maximum=MAX_QUESTION_LENGTH,
+            required=True,
+        )
+    except ApplicationError as exc:
+        raise _invalid(exc.message, "question") from None
 
 
 def _labels(config: Mapping[str, Any], default: list[str]) -> list[str]:
@@ -133,17 +148,18 @@ def _labels(config: Mapping[str, Any], default: list[str]) -> list[str]:
     if isinstance(labels, str):  # a form field may send "a, b, c" or one label per line
         labels = [p for p in (x.strip() for x in labels.replace("\n", ",").split(",")) if p]
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-        raise _invalid("The labels must be a list of texts.")
-    labels = [x.strip() for x in labels]
-    if any(not x for x in labels):
-        raise _invalid("A label cannot be empty.")
+        raise _invalid("The labels must be a list of texts.", "labels")
     if not 2 <= len(labels) <= MAX_LABELS:
-        raise _invalid(f"Give between 2 and {MAX_LABELS} labels; got {len(labels)}.")
+        raise _invalid(f"Give between 2 and {MAX_LABELS} labels; got {len(labels)}.", "labels")
+    try:
+        labels = [
+            clean_text(x, label="A label", maximum=MAX_LABEL_LENGTH, required=True) for x in labels
+        ]
+    except ApplicationError as exc:
+        message = "A label cannot be empty." if exc.code == "required" else exc.message
+        raise _invalid(message, "labels") from None
     if len({x.casefold() for x in labels}) != len(labels):
-        raise _invalid("Each label must be different.")
-    too_long = next((x for x in labels if len(x) > MAX_LABEL_LENGTH), None)
-    if too_long:
-        raise _invalid(f"A label can be at most {MAX_LABEL_LENGTH} characters.")
+        raise _invalid("Each label must be different.", "labels")
     return labels
 
 
@@ -154,13 +170,17 @@ def normalize_config(kind: str, config: Mapping[str, Any] | None) -> dict[str, A
     field at fault; unknown keys are refused so that a typo is not silently ignored.
     """
     if kind not in CATALOG:
-        raise ApplicationError(f"Unknown template type {kind!r}.", code="invalid_template_kind")
+        raise ApplicationError(
+            f"Unknown template type {str(kind)[:40]!r}.",
+            code="invalid_template_kind",
+            field="template_kind",
+        )
     config = dict(config or {})
     default = CATALOG[kind].default_config
     allowed = set(default) | ({"allow_tie"} if kind == TemplateKind.RESPONSE_RATING else set())
-    unknown = sorted(set(config) - allowed)
+    unknown = sorted(str(k) for k in set(config) - allowed)
     if unknown:
-        raise _invalid(f"Unknown setting {unknown[0]!r} for this template type.")
+        raise _invalid(f"Unknown setting {unknown[0][:40]!r} for this template type.")
     out: dict[str, Any] = {"question": _question(config, default["question"])}
     if kind in _LABEL_KINDS:
         out["labels"] = _labels(config, default["labels"])
@@ -168,7 +188,8 @@ def normalize_config(kind: str, config: Mapping[str, Any] | None) -> dict[str, A
         mode = config.get("mode", "scale")
         if mode not in ("scale", "pairwise"):
             raise _invalid(
-                "The mode must be 'scale' (rate one response) or 'pairwise' (compare two)."
+                "The mode must be 'scale' (rate one response) or 'pairwise' (compare two).",
+                "mode",
             )
         out["mode"] = mode
         if mode == "scale":
@@ -180,7 +201,9 @@ def normalize_config(kind: str, config: Mapping[str, Any] | None) -> dict[str, A
                 or isinstance(scale, bool)
                 or not MIN_SCALE <= scale <= MAX_SCALE
             ):
-                raise _invalid(f"The scale must be a whole number from {MIN_SCALE} to {MAX_SCALE}.")
+                raise _invalid(
+                    f"The scale must be a whole number from {MIN_SCALE} to {MAX_SCALE}.", "scale"
+                )
             out["scale"] = scale
         else:
             out["allow_tie"] = bool(config.get("allow_tie", True))
@@ -189,7 +212,7 @@ def normalize_config(kind: str, config: Mapping[str, Any] | None) -> dict[str, A
     elif kind == TemplateKind.TRANSCRIPTION:
         media = config.get("media", "audio")
         if media not in ("audio", "image"):
-            raise _invalid("The media type must be 'audio' or 'image'.")
+            raise _invalid("The media type must be 'audio' or 'image'.", "media")
         out["media"] = media
         if "question" not in config and media == "image":
             out["question"] = "Type exactly the text you see."
@@ -285,7 +308,11 @@ def get(kind: str, config: Mapping[str, Any] | None = None) -> str:
             '    <textarea name="transcript" required maxlength="20000"></textarea>\n  </label>\n'
         )
     else:  # pragma: no cover - normalize_config refused it already
-        raise ApplicationError(f"Unknown template type {kind!r}.", code="invalid_template_kind")
+        raise ApplicationError(
+            f"Unknown template type {str(kind)[:40]!r}.",
+            code="invalid_template_kind",
+            field="template_kind",
+        )
     return f'{_STYLE}<div class="ft-task ft-{kind}">\n{body}</div>\n'
 
 

@@ -9,9 +9,11 @@ Two roles are created on it (``marketplace.db_roles``): ``fairtask_owner`` owns 
 database and runs migrations, ``fairtask_app`` is what the application connects as;
 ``urls()`` returns both URLs (``DATABASE_URL`` is the runtime role's).
 
-Run as a script: ``start`` prints the runtime role's database URL, ``env`` prints
-``export DATABASE_URL=... DATABASE_OWNER_URL=...`` for a shell, ``stop`` stops the
-server.
+Run as a script (``python -m marketplace.embedded_db COMMAND``): ``start [dbname]``
+starts or attaches and prints the runtime role's database URL, ``url [dbname]`` prints
+it only if the server is already running (exit status 1 and nothing started
+otherwise), ``env [dbname]`` prints ``export DATABASE_URL=... DATABASE_OWNER_URL=...``
+for a shell, ``status`` says whether it runs, ``stop`` stops the server.
 """
 
 from __future__ import annotations
@@ -163,6 +165,13 @@ def main(argv: list[str]) -> int:
         found = urls(argv[2] if len(argv) > 2 else DEFAULT_DBNAME)
         print(" ".join(f"export {name}='{url}';" for name, url in found.items()))
         return 0
+    if command == "url":
+        # Attach only to a server that is already running; never start one here.
+        if running_pid() is None:
+            print("not running", file=sys.stderr)
+            return 1
+        print(urls(argv[2] if len(argv) > 2 else DEFAULT_DBNAME)["DATABASE_URL"])
+        return 0
     if command == "stop":
         print("stopped" if stop() else "not running")
         return 0
@@ -170,7 +179,10 @@ def main(argv: list[str]) -> int:
         pid = running_pid()
         print(f"running (pid {pid})" if pid else "not running")
         return 0 if pid else 1
-    print(f"usage: {argv[0]} start [dbname] | env [dbname] | stop | status", file=sys.stderr)
+    print(
+        f"usage: {argv[0]} start [dbname] | url [dbname] | env [dbname] | stop | status",
+        file=sys.stderr,
+    )
     return 2
 
 

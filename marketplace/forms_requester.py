@@ -1,7 +1,7 @@
 """Forms of the requester pages. They parse what people type (dollars, days, one label
 per line, "qualification >= 80") into the values the services take; the services
 still check every rule, and their errors are put next to the field they are about
-(``service_error_field``)."""
+(``ApplicationError.field``, mapped to the form's own field names)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,14 @@ from typing import Any
 
 from django import forms
 
+from core import limits
 from core.errors import ApplicationError
 from core.money import clean_dollars
 from marketplace import builtin_templates
-from marketplace.models import MAX_ASSIGNMENTS_PER_TASK, Project, TemplateKind
+from marketplace.models import Project, TemplateKind
 from marketplace.services.projects import QUALIFICATION_COMPARATORS
+
+MAX_ASSIGNMENTS_PER_TASK = limits.MAX_ASSIGNMENTS_PER_TASK
 
 # What a new custom template starts from: one placeholder, one answer field.
 CUSTOM_STARTER = """<p>${text}</p>
@@ -39,7 +42,7 @@ def cents_to_dollars(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
-_QUAL_RE = re.compile(r"^(?P<name>[^<>=!]+?)\s*(?P<op>>=|<=|==|!=|>|<)\s*(?P<value>-?\d+)$")
+_QUAL_RE = re.compile(r"^(?P<name>[^<>=!]+?)\s*(?P<op>>=|<=|==|!=|>|<)\s*(?P<value>-?[0-9]{1,10})$")
 
 
 def parse_qualifications(text: str) -> list[dict[str, Any]]:
@@ -62,7 +65,7 @@ def parse_qualifications(text: str) -> list[dict[str, Any]]:
         elif re.search(r"[<>=!]", line):
             raise forms.ValidationError(
                 f"Line {number}: write “name >= 80” (a whole number after the comparison).",
-                code="invalid",
+                code="invalid_qualification",
             )
         elif line.lower().startswith("not "):
             out.append({"name": line[4:].strip(), "comparator": "not_exists"})
@@ -70,9 +73,11 @@ def parse_qualifications(text: str) -> list[dict[str, Any]]:
             out.append({"name": line, "comparator": "exists"})
     for q in out:
         if q["comparator"] not in QUALIFICATION_COMPARATORS or not q["name"]:
-            raise forms.ValidationError("Each qualification needs a name.", code="invalid")
-        if len(q["name"]) > 100:
-            raise forms.ValidationError("A qualification name can be at most 100 characters.")
+            raise forms.ValidationError("Each qualification needs a name.", code="required")
+        if len(q["name"]) > limits.QUALIFICATION_NAME_CHARS:
+            raise forms.ValidationError(
+                f"A qualification name can be at most {limits.QUALIFICATION_NAME_CHARS} characters."
+            )
     return out
 
 
@@ -87,43 +92,6 @@ def format_qualifications(items: list[dict[str, Any]]) -> str:
         else:
             lines.append(f"{q['name']} {op} {q.get('value', '')}".strip())
     return "\n".join(lines)
-
-
-# --- Which field a service error is about ------------------------------------------------
-
-_CODE_FIELDS = {
-    "invalid_reward": "reward_cents",
-    "below_pay_floor": "reward_cents",
-    "invalid_assignments": "assignments_per_task",
-    "invalid_template": "template_html",
-    "missing_field": "template_html",
-    "invalid_template_kind": "template_kind",
-    "invalid_template_config": "template_config",
-    "invalid_requirements": "requirements",
-}
-_PREFIX_FIELDS = (
-    ("The title", "title"),
-    ("The description", "description"),
-    ("The instructions", "instructions"),
-    ("Keywords", "keywords"),
-    ("The estimated time", "estimated_seconds"),
-    ("The time allotted", "time_allotted_seconds"),
-    ("The auto-approval delay", "auto_approval_delay"),
-    ("The batch lifetime", "batch_lifetime"),
-    ("The gold rate", "gold_rate_bp"),
-)
-
-
-def service_error_field(exc: ApplicationError) -> str | None:
-    """The ``Project`` field a project service's error is about (None: the whole form).
-    The services name the field in the message; this reads it from the code or the
-    message's start."""
-    if exc.code in _CODE_FIELDS:
-        return _CODE_FIELDS[exc.code]
-    for prefix, name in _PREFIX_FIELDS:
-        if exc.message.startswith(prefix):
-            return name
-    return None
 
 
 # --- Project form ------------------------------------------------------------------------
@@ -243,20 +211,12 @@ class TemplateFieldsMixin:
         }
 
     def template_error_field(self, exc: ApplicationError) -> str | None:
-        """The form field a template/config error belongs to."""
+        """The form field a template/config error belongs to (from the error's field
+        and, for a built-in's settings, ``extra["setting"]``)."""
         if self.kind == TemplateKind.CUSTOM:
             return "template_html"
-        message = exc.message.lower()
-        for word, field in (
-            ("label", "labels"),
-            ("question", "question"),
-            ("scale", "scale"),
-            ("mode", "mode"),
-            ("media", "media"),
-        ):
-            if word in message and field in self.fields:
-                return field
-        return None
+        setting = exc.extra.get("setting")
+        return setting if setting in self.fields else None
 
 
 class TemplateForm(TemplateFieldsMixin, forms.Form):
@@ -269,7 +229,9 @@ class TemplateForm(TemplateFieldsMixin, forms.Form):
 
 class ProjectForm(TemplateFieldsMixin, forms.Form):
     title = forms.CharField(
-        label="Title", max_length=200, help_text="What workers see first in the task list."
+        label="Title",
+        max_length=limits.TITLE_CHARS,
+        help_text="What workers see first in the task list.",
     )
     description = forms.CharField(
         label="Description",
@@ -280,7 +242,7 @@ class ProjectForm(TemplateFieldsMixin, forms.Form):
     keywords = forms.CharField(
         label="Keywords",
         required=False,
-        max_length=500,
+        max_length=limits.KEYWORDS_CHARS,
         help_text="Comma-separated, e.g. images, animals.",
     )
     instructions = forms.CharField(
@@ -300,14 +262,14 @@ class ProjectForm(TemplateFieldsMixin, forms.Form):
     estimated_seconds = forms.IntegerField(
         label="Estimated time per task (seconds)",
         min_value=1,
-        max_value=24 * 3600,
+        max_value=limits.MAX_ESTIMATED_SECONDS,
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
         help_text="How long a careful worker needs. The reward must reach the hourly pay floor for this time.",
     )
     time_allotted_minutes = forms.IntegerField(
         label="Time allotted (minutes)",
         min_value=1,
-        max_value=7 * 24 * 60,
+        max_value=limits.MAX_TIME_ALLOTTED_SECONDS // 60,
         required=False,
         help_text="How long a worker may keep a task. Blank: three times the estimate, at least 5 minutes.",
     )
@@ -325,16 +287,16 @@ class ProjectForm(TemplateFieldsMixin, forms.Form):
     auto_approval_days = forms.IntegerField(
         label="Auto-approval delay (days)",
         min_value=0,
-        max_value=30,
-        initial=3,
+        max_value=limits.MAX_AUTO_APPROVAL_DELAY.days,
+        initial=limits.DEFAULT_AUTO_APPROVAL_DELAY.days,
         error_messages={"max_value": "The auto-approval delay can be at most 30 days."},
         help_text="Work you have not reviewed by then is approved and paid (0 to 30 days).",
     )
     batch_lifetime_days = forms.IntegerField(
         label="Batch lifetime (days)",
         min_value=1,
-        max_value=365,
-        initial=7,
+        max_value=limits.MAX_BATCH_LIFETIME.days,
+        initial=limits.DEFAULT_BATCH_LIFETIME.days,
         help_text="A published batch closes after this and its unused escrow returns to you.",
     )
     gold_rate_percent = forms.DecimalField(
@@ -350,7 +312,12 @@ class ProjectForm(TemplateFieldsMixin, forms.Form):
     min_approval_rate = forms.IntegerField(
         label="Minimum approval rate (%)", min_value=0, max_value=100, required=False
     )
-    min_completed = forms.IntegerField(label="Minimum approved tasks", min_value=0, required=False)
+    min_completed = forms.IntegerField(
+        label="Minimum approved tasks",
+        min_value=0,
+        max_value=limits.MAX_MIN_COMPLETED,
+        required=False,
+    )
     languages = forms.CharField(
         label="Languages",
         required=False,
@@ -514,24 +481,14 @@ class ProjectForm(TemplateFieldsMixin, forms.Form):
         return data
 
     def add_service_error(self, exc: ApplicationError) -> None:
-        """Show a service's error next to the field it is about."""
-        model_field = service_error_field(exc)
+        """Show a service's error next to the field it is about: ``exc.field`` names the
+        ``Project`` field; requirements and built-in settings say which one in ``extra``."""
+        model_field = exc.field
         field: str | None = None
         if model_field in ("template_html", "template_config", "template_kind"):
             field = self.template_error_field(exc)
         elif model_field == "requirements":
-            message = exc.message.lower()
-            field = (
-                "min_approval_rate"
-                if "approval rate" in message
-                else "min_completed"
-                if "completed" in message
-                else "languages"
-                if "language" in message
-                else "min_tier"
-                if "tier" in message
-                else "qualifications"
-            )
+            field = exc.extra.get("requirement")
         elif model_field is not None:
             field = self.FIELD_FOR_MODEL.get(model_field)
         if field is not None and field not in self.fields:
@@ -550,7 +507,7 @@ class BatchUploadForm(forms.Form):
     )
     name = forms.CharField(
         label="Batch name",
-        max_length=200,
+        max_length=limits.BATCH_NAME_CHARS,
         required=False,
         help_text="The file name is used if you leave it blank.",
     )
@@ -560,7 +517,7 @@ class CancelForm(forms.Form):
     reason = forms.CharField(
         label="Reason (optional, kept in the batch history)",
         required=False,
-        max_length=1000,
+        max_length=limits.CANCEL_REASON_CHARS,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 
@@ -572,6 +529,6 @@ class PublishForm(forms.Form):
 class ApiKeyForm(forms.Form):
     name = forms.CharField(
         label="Key name",
-        max_length=100,
+        max_length=limits.API_KEY_NAME_CHARS,
         help_text="What uses the key, e.g. “nightly upload script”.",
     )

@@ -9,13 +9,12 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from marketplace.models import BATCH_CLOSED_STATUSES, Batch, WorkerHeartbeat
+from marketplace.selectors import due_for_expiry, stale_imports
 from marketplace.services import (
     batch_expire,
     batch_import,
     batch_import_abandon,
     batch_release_remaining,
-    due_for_expiry,
-    stale_imports,
 )
 from marketplace.services.batches import run_for_each
 

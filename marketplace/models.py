@@ -7,6 +7,8 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.utils import timezone
 
+from core import limits
+
 
 class Role(models.TextChoices):
     WORKER = "worker", "Worker"
@@ -104,10 +106,11 @@ class WorkerHeartbeat(models.Model):
 # Writes go through ``marketplace.services``; reads that matter through
 # ``marketplace.selectors``. Nothing here has behaviour in ``save()``.
 
-MAX_ASSIGNMENTS_PER_TASK = 100
-MAX_AUTO_APPROVAL_DELAY = timedelta(days=30)
-DEFAULT_AUTO_APPROVAL_DELAY = timedelta(days=3)
-DEFAULT_BATCH_LIFETIME = timedelta(days=7)
+# The limits live in core.limits; these names stay for the migrations that use them.
+MAX_ASSIGNMENTS_PER_TASK = limits.MAX_ASSIGNMENTS_PER_TASK
+MAX_AUTO_APPROVAL_DELAY = limits.MAX_AUTO_APPROVAL_DELAY
+DEFAULT_AUTO_APPROVAL_DELAY = limits.DEFAULT_AUTO_APPROVAL_DELAY
+DEFAULT_BATCH_LIFETIME = limits.DEFAULT_BATCH_LIFETIME
 
 
 class TemplateKind(models.TextChoices):
@@ -123,6 +126,14 @@ class TemplateKind(models.TextChoices):
 class ProjectStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     ARCHIVED = "archived", "Archived"
+
+
+# The only moves a project can make; ``services.project_transition`` enforces this
+# table and writes a ``ProjectEvent`` for each move.
+PROJECT_TRANSITIONS: dict[str, frozenset[str]] = {
+    ProjectStatus.ACTIVE: frozenset({ProjectStatus.ARCHIVED}),
+    ProjectStatus.ARCHIVED: frozenset({ProjectStatus.ACTIVE}),
+}
 
 
 class Project(models.Model):
@@ -214,6 +225,25 @@ class Project(models.Model):
         return [k.strip() for k in self.keywords.split(",") if k.strip()]
 
 
+class ProjectEvent(models.Model):
+    """One status move of a project (append-only), written by ``project_transition``."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="events")
+    old_status = models.CharField(max_length=16)
+    new_status = models.CharField(max_length=16)
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.project_id}: {self.old_status} → {self.new_status}"
+
+
 class BatchStatus(models.TextChoices):
     IMPORTING = "importing", "Importing"
     FAILED = "failed", "Import failed"
@@ -257,9 +287,11 @@ class UploadFormat(models.TextChoices):
 class Batch(models.Model):
     """One upload of rows into a project; holds the escrow for its tasks.
 
-    Terms (``reward_cents``, ``fee_cents``, ``assignments_per_task``) are snapshotted at
-    publish; assignments carry their own snapshot so that a cancel never changes what
-    work in progress is paid. ``rows_processed``/``bytes_processed`` are written during
+    Terms are snapshotted at publish: the money terms (``reward_cents``, ``fee_cents``,
+    ``assignments_per_task``) and the work terms (``time_allotted_seconds``,
+    ``auto_approval_delay``, ``requirements``), so that editing the project changes
+    only drafts and later batches. Assignments carry their own money snapshot so that
+    a cancel never changes what work in progress is paid. ``rows_processed``/``bytes_processed`` are written during
     an import through a second database connection (see ``marketplace.uploads``).
     """
 
@@ -280,6 +312,10 @@ class Batch(models.Model):
     reward_cents = models.BigIntegerField(null=True, blank=True)
     fee_cents = models.BigIntegerField(null=True, blank=True)
     total_cost_cents = models.BigIntegerField(null=True, blank=True)
+    # Work terms, snapshotted at publish (null before): what workers of this batch get.
+    time_allotted_seconds = models.PositiveIntegerField(null=True, blank=True)
+    auto_approval_delay = models.DurationField(null=True, blank=True)
+    requirements = models.JSONField(null=True, blank=True)
     escrow_held_cents = models.BigIntegerField(default=0)
     escrow_released_cents = models.BigIntegerField(default=0)
     published_at = models.DateTimeField(null=True, blank=True)
@@ -360,6 +396,9 @@ class Batch(models.Model):
                     reward_cents__isnull=False,
                     fee_cents__isnull=False,
                     total_cost_cents__isnull=False,
+                    time_allotted_seconds__isnull=False,
+                    auto_approval_delay__isnull=False,
+                    requirements__isnull=False,
                 ),
                 name="batch_published_has_terms",
             ),

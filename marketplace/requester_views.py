@@ -24,6 +24,7 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import limits
 from core.errors import ApplicationError
 from core.http import AuthenticatedHttpRequest
 from core.money import format_cents, parse_dollars
@@ -46,7 +47,6 @@ from marketplace.models import (
 )
 from marketplace.paging import BatchSummaries
 from marketplace.services import api_keys as api_key_services
-from marketplace.services import user_switch_role
 from payouts import fees, ledger
 
 PROJECTS_PER_PAGE = 25
@@ -72,7 +72,8 @@ class RequesterRequest(AuthenticatedHttpRequest):
 
 def requester_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Logged in (else the login page) and signed up as a requester (else 403). A user
-    with both roles who opens a requester page works as a requester from then on."""
+    with both roles who opens a requester page while working as a worker sees it with
+    an offer to switch (a POST to ``switch_role``): opening a page changes no state."""
 
     @wraps(view)
     def wrapped(request: AuthenticatedHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -81,8 +82,7 @@ def requester_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
             return render(
                 request, "marketplace/role_missing.html", {"role": "requester"}, status=403
             )
-        if user.current_role != Role.REQUESTER:
-            user_switch_role(user=user, role=Role.REQUESTER)
+        request.page_role = Role.REQUESTER  # type: ignore[attr-defined]
         return view(request, *args, **kwargs)
 
     return login_required(wrapped)
@@ -99,14 +99,14 @@ def _post(request: HttpRequest) -> Any:
 @require_GET
 @requester_required
 def home(request: RequesterRequest) -> HttpResponse:
-    account = ledger.requester_account(request.user)
+    balance_cents = ledger.requester_balance_cents(request.user)  # a read: creates nothing
     projects = list(selectors.projects_for(request.user)[:6])
     batches = selectors.requester_batches(request.user, limit=10)
     return render(
         request,
         "marketplace/requester_home.html",
         {
-            "balance_cents": account.balance_cents,
+            "balance_cents": balance_cents,
             "projects": projects,
             "batches": batches,
             "live_statuses": BATCH_LIVE_STATUSES,
@@ -182,8 +182,11 @@ def _pricing_context(reward: str, estimated: Any) -> dict[str, Any]:
         return {
             "pricing_error": "Enter the estimated time in whole seconds to see the hourly rate."
         }
-    if seconds > 24 * 3600:
-        return {"pricing_error": "The estimated time can be at most 86,400 seconds (24 hours)."}
+    if seconds > limits.MAX_ESTIMATED_SECONDS:
+        return {
+            "pricing_error": f"The estimated time can be at most "
+            f"{limits.MAX_ESTIMATED_SECONDS:,} seconds (24 hours)."
+        }
     return {
         "pricing": selectors.project_pricing(reward_cents=reward_cents, estimated_seconds=seconds),
         "estimated_seconds": seconds,
@@ -443,7 +446,8 @@ def batch_upload(request: RequesterRequest, project_id: int) -> HttpResponse:
                 status = exc.status if exc.status >= 400 else 400
                 if "errors" in exc.extra:
                     upload_errors = exc.extra
-                form.add_error("file" if exc.code == "invalid_upload" else None, exc.message)
+                field = "file" if exc.code == "invalid_upload" else exc.field
+                form.add_error(field if field in form.fields else None, exc.message)
             else:
                 if batch.status == BatchStatus.IMPORTING:
                     messages.info(
@@ -666,7 +670,7 @@ def api_keys(request: RequesterRequest) -> HttpResponse:
                     user=request.user, name=form.cleaned_data["name"]
                 )
             except ApplicationError as exc:
-                form.add_error("name", exc.message)
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
                 status = exc.status
             else:
                 status = 201
@@ -679,7 +683,7 @@ def api_keys(request: RequesterRequest) -> HttpResponse:
         {
             "form": form,
             "new_key": new_key,
-            "keys": list(api_key_services.api_keys_for(request.user)),
+            "keys": list(selectors.api_keys_for(request.user)),
             "docs_url": reverse("api:docs"),
         },
         status=status,

@@ -8,22 +8,30 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
 
-from marketplace import builtin_templates, templating
+from marketplace import builtin_templates, counters, templating
 from marketplace.counters import counter_sums
 from marketplace.models import (
+    BATCH_LIVE_STATUSES,
+    ApiKey,
     Batch,
     BatchEvent,
+    BatchStatus,
     Project,
     ProjectStatus,
     TemplateKind,
     User,
 )
 from payouts import fees, ledger
+
+# An import not finished this long after the upload is enqueued again (see stale_imports).
+STALE_IMPORT_AFTER = timedelta(minutes=10)
 
 # --- Objects the user owns ---------------------------------------------------------------
 
@@ -58,6 +66,11 @@ def batch_for(user: User, batch_id: int | str) -> Batch:
         return Batch.objects.select_related("project").get(pk=int(batch_id), owner_id=user.pk)
     except (Batch.DoesNotExist, ValueError, TypeError):
         raise Http404("Batch not found.") from None
+
+
+def api_keys_for(user: User) -> QuerySet[ApiKey]:
+    """The user's API keys, newest first, revoked ones included."""
+    return ApiKey.objects.filter(user_id=user.pk)
 
 
 def batch_events(batch: Batch) -> QuerySet[BatchEvent]:
@@ -153,7 +166,7 @@ def batch_quote(batch: Batch, *, terms: fees.Terms | None = None) -> BatchQuote:
         snapshot = False
     assignments = batch.task_count * per_task
     total = assignments * (reward + fee)
-    balance = ledger.balance_cents(ledger.requester_account(batch.owner))
+    balance = ledger.requester_balance_cents(batch.owner)  # a read: creates no account
     return BatchQuote(
         reward_cents=reward,
         fee_cents=fee,
@@ -252,7 +265,7 @@ def batch_progress(batch: Batch) -> BatchProgress:
     sums = counter_sums([batch.pk]).get(batch.pk)
     escrow = None
     if batch.published_at is not None:
-        escrow = ledger.balance_cents(ledger.batch_escrow_account(batch.pk))
+        escrow = ledger.batch_escrow_balance_cents(batch.pk)
     return _progress(batch, sums, escrow_cents=escrow)
 
 
@@ -282,6 +295,42 @@ def requester_batches(
         return []
     sums = counter_sums([b.pk for b in batches])
     return [BatchSummary(b, _progress(b, sums.get(b.pk), escrow_cents=None)) for b in batches]
+
+
+# --- Escrow and the jobs' scans ---------------------------------------------------------
+
+
+def escrow_owed_cents(*, batch_id: int) -> int:
+    """Reward + fee of the batch's assignments whose money must stay in escrow: accepted,
+    submitted, approved or rejected and not yet settled (``BatchCounter.owed_cents``,
+    summed). Exact only while the caller holds the counter rows (``counters_lock``),
+    which every move of the batch's assignments updates."""
+    return counters.owed_cents(batch_id=batch_id)
+
+
+def stale_imports(
+    *, now: datetime | None = None, older_than: timedelta = STALE_IMPORT_AFTER
+) -> list[int]:
+    """Ids of batches still ``importing`` long after their upload (the enqueue was lost,
+    or the worker died and its message is gone). Re-enqueueing them is safe: an import
+    already running holds the advisory lock and a finished one is no longer importing."""
+    now = now or timezone.now()
+    return list(
+        Batch.objects.filter(status=BatchStatus.IMPORTING, created_at__lte=now - older_than)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:100]
+    )
+
+
+def due_for_expiry(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
+    """Ids of live batches whose lifetime is over (oldest first). No lock: each is
+    re-checked under its lock by ``batch_expire``."""
+    now = now or timezone.now()
+    return list(
+        Batch.objects.filter(status__in=BATCH_LIVE_STATUSES, expires_at__lte=now)
+        .order_by("expires_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 # --- Template preview --------------------------------------------------------------------

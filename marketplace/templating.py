@@ -77,7 +77,9 @@ def check_template(template_html: str) -> list[str]:
     placeholders that would show gold answers (``${_gold_...}``) to workers.
     """
     if not template_html.strip():
-        raise ApplicationError("The template is empty.", code="invalid_template")
+        raise ApplicationError(
+            "The template is empty.", code="invalid_template", field="template_html"
+        )
     names = placeholders(template_html)
     gold = [n for n in names if n.startswith(GOLD_PREFIX)]
     if gold:
@@ -85,6 +87,7 @@ def check_template(template_html: str) -> list[str]:
             f"The template cannot use ${{{gold[0]}}}: {GOLD_PREFIX}… columns hold known answers that "
             "workers must not see.",
             code="invalid_template",
+            field="template_html",
         )
     return names
 

@@ -12,6 +12,10 @@ transaction. Rules:
   are sent, the scan continues to count (and keep the first ``MAX_SHOWN_ERRORS`` of) all
   errors, and ``UploadInvalid`` is raised inside the COPY, which aborts it; the caller's
   transaction then rolls back, so no task row of a bad file ever exists.
+* Strict CSV. A quote that is never closed, or text after a closing quote, is an error
+  naming the line where the quoted field began (the lenient reader swallowed every
+  line after such a quote into one field). JSONL cells nested deeper than
+  ``core.limits.MAX_JSON_DEPTH`` are refused per line.
 * Locations. ``row`` is the record number as a spreadsheet shows it (CSV: the header is
   row 1, the first data row is row 2; JSONL: the line number); ``line`` is the physical
   line where the record starts (differs from ``row`` when quoted fields span lines);
@@ -37,6 +41,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.db import connection
 
+from core import limits
 from core.errors import ApplicationError
 from marketplace.models import Task, UploadFormat
 from marketplace.templating import GOLD_PREFIX
@@ -44,7 +49,8 @@ from marketplace.templating import GOLD_PREFIX
 log = logging.getLogger(__name__)
 
 MAX_SHOWN_ERRORS = 50
-MAX_COLUMNS = 1000
+MAX_COLUMNS = limits.MAX_COLUMNS
+MAX_JSON_DEPTH = limits.MAX_JSON_DEPTH
 CHUNK_BYTES = 1 << 20
 COPY_BLOCK_ROWS = 2000
 PROGRESS_INTERVAL_S = 0.5
@@ -371,6 +377,24 @@ def _check_header(
             )
 
 
+def _csv_error_message(exc: csv.Error, start_line: int) -> str:
+    """What the csv module's error means, naming the line where the record (and so its
+    quoted field) began."""
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return (
+            f'A quoted field that begins on line {start_line} is never closed: a " without '
+            'its closing " would swallow every line after it. Close the quote, or double a '
+            'quote that is part of the text ("").'
+        )
+    if "expected after" in text:
+        return (
+            f"A quoted field that begins on line {start_line} has text after its closing quote. "
+            'Put the whole field in quotes and double the quotes inside it ("").'
+        )
+    return f"The row that begins on line {start_line} cannot be read as CSV ({text})."
+
+
 def read_csv(
     path: Path, *, required: list[str], state: ReadState, header_only: bool = False
 ) -> Iterator[ParsedRow]:
@@ -383,12 +407,21 @@ def read_csv(
     with open(path, "rb") as raw:
         state.raw = raw
         text = _open_text(raw)
-        reader = csv.reader(text)
+        # strict: a quote that is never closed, or text after a closing quote, is an
+        # error instead of silently swallowing the following lines into one field.
+        reader = csv.reader(text, strict=True)
         try:
-            header = next(reader, None)
-            record = 1  # records read so far: the header's number once found
+            record = 0  # records read so far: the header's number once found
+            header: list[str] | None = []
             while header is not None and not any(h.strip() for h in header):
-                header = next(reader, None)  # blank lines before the header
+                before = reader.line_num
+                try:
+                    header = next(reader, None)  # skipping blank lines before the header
+                except csv.Error as exc:
+                    state.errors.add(
+                        record + 1, None, _csv_error_message(exc, before + 1), line=before + 1
+                    )
+                    return
                 record += 1
             if header is None:
                 state.errors.add(None, None, "The file is empty.")
@@ -412,7 +445,7 @@ def read_csv(
                 except csv.Error as exc:
                     record += 1
                     state.errors.add(
-                        record, None, f"This row cannot be read as CSV ({exc}).", line=last_line + 1
+                        record, None, _csv_error_message(exc, last_line + 1), line=last_line + 1
                     )
                     if reader.line_num == last_line:
                         break  # the reader cannot move on; stop rather than loop
@@ -479,6 +512,19 @@ def _parse_float(text: str) -> float:
 _json_decoder = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_parse_float)
 
 
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
 def read_jsonl(
     path: Path, *, required: list[str], state: ReadState, header_only: bool = False
 ) -> Iterator[ParsedRow]:
@@ -498,6 +544,23 @@ def read_jsonl(
                     continue
                 try:
                     obj = decode(line)
+                    # Only a line with many brackets can be deep; checked without
+                    # recursion, so later walks (NUL check, COPY encoding) stay shallow.
+                    if (line.count("[") + line.count("{")) > MAX_JSON_DEPTH and _deeper_than(
+                        obj, MAX_JSON_DEPTH
+                    ):
+                        raise RecursionError
+                except RecursionError:
+                    state.errors.add(
+                        line_no,
+                        None,
+                        f"This line is nested too deeply (at most {MAX_JSON_DEPTH} levels of "
+                        "objects and arrays).",
+                        line=line_no,
+                    )
+                    if header_only:
+                        return
+                    continue
                 except ValueError as exc:
                     msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
                     col = f"#{exc.colno}" if isinstance(exc, json.JSONDecodeError) else None

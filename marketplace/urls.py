@@ -8,6 +8,11 @@ from marketplace.api.exceptions import not_found as api_not_found
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 admin.site.site_header = "Fairtask administration"
 
+handler400 = "marketplace.error_views.bad_request"
+handler403 = "marketplace.error_views.permission_denied"
+handler404 = "marketplace.error_views.page_not_found"
+handler500 = "marketplace.error_views.server_error"
+
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("home/", views.home, name="home"),

@@ -33,8 +33,7 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
 def _role_required(request: AuthenticatedHttpRequest, role: str) -> HttpResponse | None:
     if role not in request.user.roles:
         return render(request, "marketplace/role_missing.html", {"role": role}, status=403)
-    if request.user.current_role != role:
-        user_switch_role(user=request.user, role=role)
+    request.page_role = role  # type: ignore[attr-defined]  # offered, never switched on GET
     return None
 
 

@@ -530,6 +530,28 @@ def reverse(*, key: str, transaction: LedgerTransaction, memo: str = "") -> Ledg
 # --- Selectors ----------------------------------------------------------------------------
 
 
+def requester_balance_cents(user: AbstractBaseUser) -> int:
+    """The requester's available balance; 0 for one who has no account yet. A read: it
+    creates nothing (unlike ``requester_account``, which is for postings)."""
+    return _balance_or_zero(kind=Kind.REQUESTER_AVAILABLE, owner_id=_saved_user(user).pk)
+
+
+def batch_escrow_balance_cents(batch_id: int) -> int:
+    """The escrow balance of one batch; 0 before anything was held. Creates nothing."""
+    return _balance_or_zero(
+        kind=Kind.BATCH_ESCROW, owner_id=None, ref=f"batch:{_validate_batch_id(batch_id)}"
+    )
+
+
+def _balance_or_zero(*, kind: str, owner_id: int | None, ref: str = "") -> int:
+    balance = (
+        LedgerAccount.objects.filter(kind=kind, owner_id=owner_id, ref=ref)
+        .values_list("balance_cents", flat=True)
+        .first()
+    )
+    return int(balance or 0)
+
+
 def balance_cents(account: LedgerAccount) -> int:
     """The committed balance (equal to the sum of the account's entries; the database
     maintains it). Takes no lock: read-your-writes inside the caller's transaction."""

@@ -270,14 +270,16 @@ _CLAIM_ONE_SQL = _TAKE_ONE_SQL.replace("RETURNING id", f"AND {_UNDER_LIMIT}\nRET
 def _create(*, worker: User, batch: Batch, task_id: int, now: datetime) -> Assignment:
     """Insert the assignment for a slot just taken, its event, and (last, so the
     counter row is held for the shortest time) its counters."""
-    assert batch.reward_cents is not None and batch.fee_cents is not None  # published
+    # Published: the money and work terms are frozen on the batch.
+    assert batch.reward_cents is not None and batch.fee_cents is not None
+    assert batch.time_allotted_seconds is not None
     assignment = Assignment.objects.create(
         task_id=task_id,
         batch_id=batch.pk,
         worker=worker,
         status=AssignmentStatus.ACCEPTED,
         accepted_at=now,
-        deadline=now + timedelta(seconds=batch.project.time_allotted_seconds),
+        deadline=now + timedelta(seconds=batch.time_allotted_seconds),
         reward_cents=batch.reward_cents,
         fee_cents=batch.fee_cents,
         submit_nonce=secrets.token_hex(16),
@@ -545,7 +547,9 @@ def assignment_submit(*, token: str, answers: Any, now: datetime | None = None) 
         html = templating.render(assignment.batch.template_html, assignment.task.data)
         assignment.answers = clean_answers(answers=answers, allowed=templating.field_names(html))
         assignment.submitted_at = now
-        assignment.auto_approve_at = now + assignment.batch.project.auto_approval_delay
+        delay = assignment.batch.auto_approval_delay
+        assert delay is not None  # frozen at publish
+        assignment.auto_approve_at = now + delay
         transition(
             assignment=assignment,
             to=AssignmentStatus.SUBMITTED,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -62,7 +63,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, ApplicationError):
         fields: dict[str, list[str]] = {}
         field_for = getattr(view, "field_for_error", None)
-        field = field_for(exc) if field_for else None
+        field = field_for(exc) if field_for else exc.field
         if field:
             fields[field] = [exc.message]
         set_rollback()  # as DRF does for its own errors, should the request be atomic
@@ -99,8 +100,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+@csrf_exempt  # nothing to protect; without this a POST got Django's HTML CSRF page
 def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-    """Any /api/ URL that matches no endpoint: a 404 in the API's shape, not an HTML page."""
+    """Any /api/ URL that matches no endpoint (also a non-integer id: the routes take
+    only integers), whatever the method: a 404 in the API's shape, not an HTML page."""
     from django.http import JsonResponse
 
     return JsonResponse(

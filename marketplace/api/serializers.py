@@ -3,15 +3,30 @@ its output shapes (which the OpenAPI schema is generated from)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from marketplace import templating
+from core import limits
+from core.money import format_cents
+from marketplace import selectors, templating
 from marketplace.models import Batch, Project, TemplateKind
-from payouts import fees
+
+
+class TextField(serializers.CharField):
+    """A CharField that takes only JSON strings: DRF's turns 0 or true into "0" or
+    "True", which the schema (type string) does not allow."""
+
+    default_error_messages = {"invalid": "Give text (a JSON string)."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
 
 # --- Projects ----------------------------------------------------------------------------
 
@@ -99,26 +114,15 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(PricingSerializer)
     def get_pricing(self, project: Project) -> dict[str, Any]:
-        terms = self.context.get("terms") or fees.current_terms()
-        fee = fees.reward_fee_cents(project.reward_cents, terms)
-        floor = terms.pay_floor_cents_per_hour
-        return {
-            "fee_cents": fee,
-            "cost_per_assignment_cents": project.reward_cents + fee,
-            "hourly_rate_cents": fees.hourly_rate_cents(
-                reward_cents=project.reward_cents, seconds=project.estimated_seconds
-            ),
-            "minimum_reward_cents": fees.minimum_reward_cents(
-                estimated_seconds=project.estimated_seconds, floor_cents_per_hour=floor
-            ),
-            "meets_pay_floor": fees.meets_pay_floor(
-                reward_cents=project.reward_cents,
-                estimated_seconds=project.estimated_seconds,
-                floor_cents_per_hour=floor,
-            ),
-            "pay_floor_cents_per_hour": floor,
-            "fee_rate_bp": terms.fee_rate_bp,
-        }
+        # The same selector the project form's live pricing asks.
+        pricing = selectors.project_pricing(
+            reward_cents=project.reward_cents,
+            estimated_seconds=project.estimated_seconds,
+            terms=self.context.get("terms"),
+        )
+        out = asdict(pricing)
+        del out["reward_cents"]
+        return out
 
 
 # Required on create; optional on update (PATCH and PUT both change only what is sent).
@@ -130,15 +134,20 @@ class ProjectWriteSerializer(serializers.Serializer):
     (reward at least 1¢ and at the pay floor, 1–100 assignments, auto-approval at most
     30 days, a valid template...) by the same service the pages use."""
 
-    title = serializers.CharField(allow_blank=True, trim_whitespace=False)
-    description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    title = TextField(allow_blank=True, trim_whitespace=False, max_length=limits.TITLE_CHARS)
+    description = TextField(
+        required=False, allow_blank=True, trim_whitespace=False, max_length=limits.TEXT_CHARS
+    )
     keywords = KeywordsField(required=False)
-    instructions = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    instructions = TextField(
+        required=False, allow_blank=True, trim_whitespace=False, max_length=limits.TEXT_CHARS
+    )
     template_kind = serializers.ChoiceField(choices=TemplateKind.choices)
-    template_html = serializers.CharField(
+    template_html = TextField(
         required=False,
         allow_blank=True,
         trim_whitespace=False,
+        max_length=limits.TEMPLATE_CHARS,
         help_text="For template_kind=custom: HTML form fields with ${column} placeholders.",
     )
     template_config = serializers.DictField(
@@ -147,18 +156,54 @@ class ProjectWriteSerializer(serializers.Serializer):
         help_text='For built-in kinds: e.g. {"labels": [...], "question": "..."}; defaults are filled in.',
     )
     reward_cents = serializers.IntegerField(
-        help_text="Reward per assignment in cents (at least 1)."
+        min_value=limits.MIN_REWARD_CENTS,
+        max_value=limits.MAX_REWARD_CENTS,
+        error_messages={
+            "min_value": "The reward must be at least $0.01.",
+            "max_value": f"The reward can be at most {format_cents(limits.MAX_REWARD_CENTS)}.",
+        },
+        help_text="Reward per assignment in cents.",
     )
-    estimated_seconds = serializers.IntegerField()
-    time_allotted_seconds = serializers.IntegerField(required=False, allow_null=True)
-    assignments_per_task = serializers.IntegerField(required=False, help_text="1 to 100.")
+    estimated_seconds = serializers.IntegerField(
+        min_value=1, max_value=limits.MAX_ESTIMATED_SECONDS
+    )
+    time_allotted_seconds = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=limits.MAX_TIME_ALLOTTED_SECONDS,
+        help_text="Default: three times the estimate, at least 5 minutes.",
+    )
+    assignments_per_task = serializers.IntegerField(
+        required=False,
+        min_value=limits.MIN_ASSIGNMENTS_PER_TASK,
+        max_value=limits.MAX_ASSIGNMENTS_PER_TASK,
+        error_messages={
+            k: "Assignments per task must be between "
+            f"{limits.MIN_ASSIGNMENTS_PER_TASK} and {limits.MAX_ASSIGNMENTS_PER_TASK}."
+            for k in ("min_value", "max_value")
+        },
+    )
     auto_approval_delay_seconds = serializers.IntegerField(
-        required=False, help_text="At most 30 days."
+        required=False,
+        min_value=0,
+        max_value=limits.MAX_AUTO_APPROVAL_DELAY_SECONDS,
+        error_messages={
+            "max_value": "The auto-approval delay can be at most 30 days.",
+            "min_value": "The auto-approval delay cannot be negative.",
+        },
     )
-    batch_lifetime_seconds = serializers.IntegerField(required=False)
+    batch_lifetime_seconds = serializers.IntegerField(
+        required=False,
+        min_value=limits.MIN_BATCH_LIFETIME_SECONDS,
+        max_value=limits.MAX_BATCH_LIFETIME_SECONDS,
+    )
     requirements = serializers.DictField(required=False, allow_null=True)
     gold_rate_bp = serializers.IntegerField(
-        required=False, help_text="Share of gold tasks, 0 to 10000."
+        required=False,
+        min_value=0,
+        max_value=limits.MAX_GOLD_RATE_BP,
+        help_text="Share of gold tasks in basis points.",
     )
 
     def __init__(self, *args: Any, creating: bool = True, **kwargs: Any):
@@ -180,7 +225,9 @@ class ProjectWriteSerializer(serializers.Serializer):
 
 
 class ProjectCloneSerializer(serializers.Serializer):
-    title = serializers.CharField(required=False, help_text="Default: “<title> (copy)”.")
+    title = TextField(
+        required=False, max_length=limits.TITLE_CHARS, help_text="Default: “<title> (copy)”."
+    )
 
 
 # --- Batches -----------------------------------------------------------------------------
@@ -284,19 +331,21 @@ class BatchUploadSerializer(serializers.Serializer):
         allow_empty_file=True,  # "The file is empty." comes from the upload rules
         help_text="CSV (UTF-8, header row covering the template's placeholders) or JSON Lines (.jsonl).",
     )
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    name = TextField(required=False, allow_blank=True, max_length=limits.BATCH_NAME_CHARS)
 
 
 class PublishSerializer(serializers.Serializer):
     expected_total_cents = serializers.IntegerField(
         required=False,
         allow_null=True,
+        min_value=0,
+        max_value=limits.MAX_JSON_INT,
         help_text="The total you were quoted; if the cost changed since, publishing is refused (quote_changed).",
     )
 
 
 class CancelSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+    reason = TextField(required=False, allow_blank=True, max_length=limits.CANCEL_REASON_CHARS)
 
 
 class BalanceSerializer(serializers.Serializer):

@@ -13,6 +13,7 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -23,7 +24,6 @@ from marketplace import selectors, services
 from marketplace.api import serializers as s
 from marketplace.api.pagination import Pagination
 from marketplace.api.throttling import UploadRateThrottle
-from marketplace.forms_requester import service_error_field
 from marketplace.models import Batch, BatchStatus, Project, ProjectStatus, User
 from marketplace.paging import BatchSummaries
 from payouts import fees, ledger
@@ -36,12 +36,18 @@ ERRORS = {
     409: OpenApiResponse(
         s.ErrorSerializer, description="Not possible in the object's current state."
     ),
+    415: OpenApiResponse(
+        s.ErrorSerializer,
+        description="A body that is not JSON (multipart/form-data for uploads).",
+    ),
     429: OpenApiResponse(s.ErrorSerializer, description="Rate limit reached; see Retry-After."),
 }
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: ERRORS[code] for code in (401, 403, 429, *codes)}
+    # An operation that takes input (400) also refuses a body of the wrong type (415).
+    extra = (415,) if 400 in codes else ()
+    return {code: ERRORS[code] for code in (401, 403, 429, *codes, *extra)}
 
 
 def _user(request: Request) -> User:
@@ -85,8 +91,7 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
     def field_for_error(self, exc: ApplicationError) -> str | None:
         if exc.code == "invalid_upload":
             return "file"
-        name = service_error_field(exc)
-        return _API_FIELD.get(name, name) if name else None
+        return _API_FIELD.get(exc.field, exc.field) if exc.field else None
 
     def get_throttles(self) -> list[BaseThrottle]:
         throttles = super().get_throttles()
@@ -104,12 +109,14 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
                 "status", str, enum=["active", "archived", "all"], description="Default: active."
             )
         ],
-        responses={200: s.ProjectSerializer(many=True), **_errors()},
+        responses={200: s.ProjectSerializer(many=True), **_errors(400, 404)},
     )
     def list(self, request: Request) -> Response:
         wanted = request.query_params.get("status", "active")
         if wanted not in ("active", "archived", "all"):
-            raise ApplicationError("status must be active, archived or all.", code="invalid")
+            raise ApplicationError(
+                "status must be active, archived or all.", code="invalid_filter", field="status"
+            )
         qs = selectors.projects_for(_user(request), include_archived=wanted != "active")
         if wanted == "archived":
             qs = qs.filter(status=ProjectStatus.ARCHIVED)
@@ -150,7 +157,7 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
         data.is_valid(raise_exception=True)
         values = data.service_values()
         if not values:
-            raise ApplicationError("Send at least one field to change.", code="invalid")
+            raise ApplicationError("Send at least one field to change.", code="nothing_to_change")
         project = services.project_update(project=project, user=_user(request), data=values)
         return Response(s.ProjectSerializer(project, context=self._context()).data)
 
@@ -206,7 +213,7 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
     @extend_schema(
         methods=["GET"],
         summary="List a project's batches",
-        responses={200: s.BatchSerializer(many=True), **_errors(404)},
+        responses={200: s.BatchSerializer(many=True), **_errors(400, 404)},
     )
     @extend_schema(
         methods=["POST"],
@@ -218,7 +225,7 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
         request={"multipart/form-data": s.BatchUploadSerializer},
         responses={201: s.BatchSerializer, 202: s.BatchSerializer, **_errors(400, 404, 409)},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser])
     def batches(self, request: Request, pk: str) -> Response:
         project = selectors.project_for(_user(request), pk)
         if request.method == "GET":
@@ -250,7 +257,9 @@ def _batch_page(view: Any, request: Request, *, project_id: int | None) -> Respo
     wanted = request.query_params.get("status")
     if wanted and wanted not in BatchStatus.values:
         raise ApplicationError(
-            f"status must be one of {', '.join(BatchStatus.values)}.", code="invalid"
+            f"status must be one of {', '.join(BatchStatus.values)}.",
+            code="invalid_filter",
+            field="status",
         )
     paginator = view.paginator
     page = paginator.paginate_queryset(
@@ -281,7 +290,7 @@ class BatchViewSet(_Paged, viewsets.ViewSet):
             OpenApiParameter("project", int),
             OpenApiParameter("status", str, enum=BatchStatus.values),
         ],
-        responses={200: s.BatchSerializer(many=True), **_errors()},
+        responses={200: s.BatchSerializer(many=True), **_errors(400, 404)},
     )
     def list(self, request: Request) -> Response:
         project = request.query_params.get("project")
@@ -379,5 +388,5 @@ class BalanceView(APIView):
         summary="Your available balance", responses={200: s.BalanceSerializer, **_errors()}
     )
     def get(self, request: Request) -> Response:
-        account = ledger.requester_account(_user(request))
-        return Response({"balance_cents": account.balance_cents, "currency": "usd"})
+        balance = ledger.requester_balance_cents(_user(request))  # a read: creates nothing
+        return Response({"balance_cents": balance, "currency": "usd"})

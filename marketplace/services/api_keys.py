@@ -14,15 +14,17 @@ import secrets
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
+from core import limits
 from core.errors import ApplicationError
+from core.text import clean_text
 from marketplace.models import ApiKey, User
+from marketplace.selectors import api_keys_for
 
 KEY_PREFIX = "ft"
-MAX_ACTIVE_KEYS = 20
-MAX_NAME_CHARS = 100
+MAX_ACTIVE_KEYS = limits.MAX_ACTIVE_API_KEYS
+MAX_NAME_CHARS = limits.API_KEY_NAME_CHARS
 # ``last_used_at`` is written at most this often per key, so that a busy client does not
 # turn every read request into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -31,11 +33,6 @@ SCHEMES = ("api-key", "bearer")
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def api_keys_for(user: User) -> QuerySet[ApiKey]:
-    """The user's keys, newest first, revoked ones included (selector)."""
-    return ApiKey.objects.filter(user_id=user.pk)
 
 
 def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
@@ -47,14 +44,12 @@ def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
         raise ApplicationError(
             "Only requesters can create API keys.", code="not_requester", status=403
         )
-    name = " ".join((name or "").split())
+    name = " ".join(
+        clean_text(name or "", label="The name", maximum=MAX_NAME_CHARS, field="name").split()
+    )
     if not name:
         raise ApplicationError(
-            "Give the key a name, e.g. the script that uses it.", code="required"
-        )
-    if len(name) > MAX_NAME_CHARS:
-        raise ApplicationError(
-            f"The name can be at most {MAX_NAME_CHARS} characters.", code="too_long"
+            "Give the key a name, e.g. the script that uses it.", code="required", field="name"
         )
     if api_keys_for(user).filter(revoked_at__isnull=True).count() >= MAX_ACTIVE_KEYS:
         raise ApplicationError(

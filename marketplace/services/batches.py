@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
@@ -35,8 +35,10 @@ from django.conf import settings
 from django.db import DataError, connection, transaction
 from django.utils import timezone
 
+from core import limits
 from core.errors import ApplicationError
 from core.money import format_cents
+from core.text import clean_text
 from marketplace import counters, templating, uploads
 from marketplace.locking import lock_batches
 from marketplace.models import (
@@ -50,7 +52,7 @@ from marketplace.models import (
     Task,
     User,
 )
-from marketplace.selectors import BatchQuote, batch_quote
+from marketplace.selectors import batch_quote, escrow_owed_cents
 from marketplace.services.projects import pay_floor_error
 from payouts import fees, ledger
 
@@ -58,8 +60,6 @@ log = logging.getLogger(__name__)
 
 # Namespace of the advisory lock that makes one import of a batch run at a time.
 IMPORT_LOCK_NAMESPACE = 0x46540004
-# An import not finished this long after the upload is enqueued again (see stale_imports).
-STALE_IMPORT_AFTER = timedelta(minutes=10)
 
 # "This batch <state> and cannot be <verb>."
 _STATE: dict[str, str] = {
@@ -175,7 +175,9 @@ def batch_upload(
             code="project_archived",
             status=409,
         )
-    name = (name or "").strip()[:200]
+    name = clean_text(
+        name or "", label="The batch name", maximum=limits.BATCH_NAME_CHARS, field="name"
+    )
     stored = uploads.store_upload(fileobj=fileobj, filename=filename)
     handed_off = False
     try:
@@ -451,6 +453,11 @@ def batch_publish(*, batch: Batch, user: User, expected_total_cents: int | None 
         locked.reward_cents = quote.reward_cents
         locked.fee_cents = quote.fee_cents
         locked.total_cost_cents = total
+        # The work terms are frozen with the money terms: a later project edit does not
+        # change what this batch's workers were promised.
+        locked.time_allotted_seconds = project.time_allotted_seconds
+        locked.auto_approval_delay = project.auto_approval_delay
+        locked.requirements = dict(project.requirements or {})
         locked.escrow_held_cents = total
         counters.counters_create(batch_id=locked.pk)
         locked.published_at = now
@@ -465,6 +472,9 @@ def batch_publish(*, batch: Batch, user: User, expected_total_cents: int | None 
                 "reward_cents",
                 "fee_cents",
                 "total_cost_cents",
+                "time_allotted_seconds",
+                "auto_approval_delay",
+                "requirements",
                 "escrow_held_cents",
                 "published_at",
                 "expires_at",
@@ -532,14 +542,6 @@ def batch_resume(*, batch: Batch, user: User, reason: str = "") -> Batch:
 # --- Cancel, expire, final release -------------------------------------------------------
 
 
-def escrow_owed_cents(*, batch_id: int) -> int:
-    """Reward + fee of the batch's assignments whose money must stay in escrow: accepted,
-    submitted, approved or rejected and not yet settled (``BatchCounter.owed_cents``,
-    summed). Exact only while the caller holds the counter rows (``counters_lock``),
-    which every move of the batch's assignments updates."""
-    return counters.owed_cents(batch_id=batch_id)
-
-
 def _close(*, batch: Batch, to: str, key_suffix: str, actor: User | None, reason: str) -> Batch:
     """Close a live batch (locked by the caller) and return its unused escrow: the
     escrow balance minus what work in progress is still owed."""
@@ -551,7 +553,7 @@ def _close(*, batch: Batch, to: str, key_suffix: str, actor: User | None, reason
         # Claims and settlements wait on our batch lock; returns and expiries in flight
         # on these rows, so the amount owed is exact.
         counters.counters_lock(batch_id=batch.pk)
-        balance = ledger.balance_cents(ledger.batch_escrow_account(batch.pk))
+        balance = ledger.batch_escrow_balance_cents(batch.pk)
         owed = escrow_owed_cents(batch_id=batch.pk)
         if owed == 0:
             batch.escrow_settled_at = now
@@ -614,7 +616,12 @@ def batch_cancel(*, batch: Batch, user: User, reason: str = "") -> Batch:
             to=BatchStatus.CANCELLED,
             key_suffix="cancel",
             actor=user,
-            reason=reason.strip(),
+            reason=clean_text(
+                reason,
+                label="The reason",
+                maximum=limits.CANCEL_REASON_CHARS,
+                field="reason",
+            ),
         )
 
 
@@ -661,11 +668,7 @@ def batch_release_remaining(*, batch_id: int) -> int:
             return 0
         if escrow_owed_cents(batch_id=batch_id) > 0:
             return 0
-        balance = (
-            ledger.balance_cents(ledger.batch_escrow_account(batch_id))
-            if locked.published_at
-            else 0
-        )
+        balance = ledger.batch_escrow_balance_cents(batch_id) if locked.published_at else 0
         if balance > 0:
             ledger.release(
                 key=f"release-batch-{batch_id}-final",
@@ -678,31 +681,6 @@ def batch_release_remaining(*, batch_id: int) -> int:
         locked.escrow_settled_at = locked.updated_at = timezone.now()
         locked.save(update_fields=["escrow_released_cents", "escrow_settled_at", "updated_at"])
         return max(balance, 0)
-
-
-def stale_imports(
-    *, now: datetime | None = None, older_than: timedelta = STALE_IMPORT_AFTER
-) -> list[int]:
-    """Ids of batches still ``importing`` long after their upload (the enqueue was lost,
-    or the worker died and its message is gone). Re-enqueueing them is safe: an import
-    already running holds the advisory lock and a finished one is no longer importing."""
-    now = now or timezone.now()
-    return list(
-        Batch.objects.filter(status=BatchStatus.IMPORTING, created_at__lte=now - older_than)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:100]
-    )
-
-
-def due_for_expiry(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
-    """Ids of live batches whose lifetime is over (oldest first). No lock: each is
-    re-checked under its lock by ``batch_expire``."""
-    now = now or timezone.now()
-    return list(
-        Batch.objects.filter(status__in=BATCH_LIVE_STATUSES, expires_at__lte=now)
-        .order_by("expires_at", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
 
 
 def run_for_each(ids: list[int], action: Callable[[int], object], *, what: str) -> int:
@@ -719,19 +697,14 @@ def run_for_each(ids: list[int], action: Callable[[int], object], *, what: str) 
 
 
 __all__ = [
-    "BatchQuote",
     "batch_cancel",
     "batch_expire",
     "batch_import",
     "batch_import_abandon",
     "batch_pause",
     "batch_publish",
-    "batch_quote",
     "batch_release_remaining",
     "batch_resume",
     "batch_transition",
     "batch_upload",
-    "due_for_expiry",
-    "escrow_owed_cents",
-    "stale_imports",
 ]

@@ -15,6 +15,12 @@ VAR_DIR = Path(env_str("FAIRTASK_VAR_DIR", str(BASE_DIR / "var")) or "").resolve
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Fairtask's own 403 page (and JSON under /api/) instead of Django's CSRF page.
+CSRF_FAILURE_VIEW = "marketplace.error_views.csrf_failure"
+# Site 1 is named "Fairtask" by migration marketplace 0004 (allauth's mail says
+# "Hello from Fairtask!", not the host and port).
+SITE_ID = 1
+SITE_NAME = "Fairtask"
 
 INSTALLED_APPS = [
     # Ours first so our templates override allauth's and admin's.
@@ -29,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.sites",  # the site's name ("Fairtask") in allauth's mail
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -240,11 +247,8 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
-    ],
+    # JSON bodies only (the schema says so); the upload action takes multipart itself.
+    "DEFAULT_PARSER_CLASSES": ["marketplace.api.parsers.SafeJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "marketplace.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": ["marketplace.api.throttling.ApiRateThrottle"],

@@ -294,7 +294,7 @@ def test_batch_lists_are_own_filtered_and_bounded(
     assert client.get("/api/v1/batches/", {"project": other_project.pk}).json()["count"] == 1
     assert client.get(f"/api/v1/projects/{project.pk}/batches/").json()["count"] == 12
     assert client.get("/api/v1/batches/", {"status": "published"}).json()["count"] == 0
-    assert_error(client.get("/api/v1/batches/", {"status": "bogus"}), 400, "invalid")
+    assert_error(client.get("/api/v1/batches/", {"status": "bogus"}), 400, "invalid_filter")
     assert_error(client.get("/api/v1/batches/", {"project": theirs.project_id}), 404, "not_found")
 
 

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
-from marketplace import jobs, services
+from marketplace import jobs, selectors, services
 from marketplace.models import Batch, BatchEvent, Task
 from payouts.fees import platform_settings
 from payouts.models import LedgerTransaction
@@ -39,7 +39,7 @@ def state(batch: Batch, user) -> tuple:
 
 def test_quote_of_a_draft(draft, requester):
     fund(requester, 50)
-    quote = services.batch_quote(draft)
+    quote = selectors.batch_quote(draft)
     assert (quote.reward_cents, quote.fee_cents, quote.cost_per_assignment_cents) == (10, 2, 12)
     assert (quote.task_count, quote.assignments_per_task, quote.assignment_count) == (10, 1, 10)
     assert (quote.total_cost_cents, quote.balance_cents, quote.shortfall_cents) == (120, 50, 70)
@@ -69,7 +69,7 @@ def test_publish_holds_exactly_the_total(draft, funded):
         funded,
         "$1.20 held in escrow",
     )
-    quote = services.batch_quote(batch)
+    quote = selectors.batch_quote(batch)
     assert quote.published_terms and quote.total_cost_cents == 120 and quote.shortfall_cents == 0
 
 
@@ -85,6 +85,45 @@ def test_publish_uses_the_project_terms_at_publish_time(draft, funded, project):
     services.project_update(project=project, user=funded, data={"reward_cents": 50})
     batch.refresh_from_db()
     assert (batch.reward_cents, batch.fee_cents) == (25, 5)
+
+
+def test_published_batches_keep_their_work_terms(draft, funded, project):
+    # Issue 15: time allotted, auto-approval delay and requirements are frozen at
+    # publish like the money terms; a draft has none yet (it takes the project's).
+    services.project_update(
+        project=project,
+        user=funded,
+        data={
+            "time_allotted_seconds": 600,
+            "auto_approval_delay": timedelta(days=2),
+            "requirements": {"min_approval_rate": 90},
+        },
+    )
+    assert (draft.time_allotted_seconds, draft.auto_approval_delay, draft.requirements) == (
+        None,
+        None,
+        None,
+    )
+    batch = services.batch_publish(batch=draft, user=funded)
+    services.project_update(
+        project=project,
+        user=funded,
+        data={
+            "time_allotted_seconds": 60,
+            "auto_approval_delay": timedelta(0),
+            "requirements": {"min_approval_rate": 99, "languages": ["de"]},
+        },
+    )
+    batch.refresh_from_db()
+    assert batch.time_allotted_seconds == 600
+    assert batch.auto_approval_delay == timedelta(days=2)
+    assert batch.requirements == {"min_approval_rate": 90}
+
+
+def test_a_published_batch_without_work_terms_is_refused_by_the_database(draft, funded):
+    batch = services.batch_publish(batch=draft, user=funded)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Batch.objects.filter(pk=batch.pk).update(time_allotted_seconds=None)
 
 
 def test_publish_with_too_little_balance_changes_nothing(draft, requester):
@@ -246,7 +285,7 @@ def test_cancel_keeps_the_escrow_of_work_in_progress(draft, funded):
     assert escrow(batch) == 108
     batch = services.batch_cancel(batch=batch, user=funded)
     # Owed: accepted + submitted + approved-unsettled + rejected-undecided = 4 × 12¢.
-    assert services.escrow_owed_cents(batch_id=batch.pk) == 48
+    assert selectors.escrow_owed_cents(batch_id=batch.pk) == 48
     assert (escrow(batch), balance(funded), batch.escrow_released_cents) == (48, 9_940, 60)
     assert batch.escrow_settled_at is None
     # The expiry job's final check waits while work is owed anything.

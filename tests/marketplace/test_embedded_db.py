@@ -21,6 +21,10 @@ def _run(var_dir: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_starts_survives_a_second_start_and_stops_cleanly(tmp_path):
     var_dir = tmp_path / "var"
+    # Issue 15, defect 10: "url" (named in the module's docstring) did not exist.
+    not_yet = _run(var_dir, "url")
+    assert (not_yet.returncode, not_yet.stdout, not_yet.stderr.strip()) == (1, "", "not running")
+    assert not (var_dir / "pg" / "postmaster.pid").exists()  # url starts nothing
     first = _run(var_dir, "start")
     assert first.returncode == 0, first.stderr
     url = first.stdout.strip().splitlines()[-1]
@@ -44,6 +48,9 @@ def test_starts_survives_a_second_start_and_stops_cleanly(tmp_path):
             0
         ] == pid  # attached, not restarted
         assert _run(var_dir, "status").stdout.startswith("running")
+        shown = _run(var_dir, "url")
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout.strip() == url
     finally:
         stopped = _run(var_dir, "stop")
     assert stopped.stdout.strip() == "stopped"

@@ -113,7 +113,7 @@ def test_pay_floor_follows_platform_settings(requester):
         (
             "requirements",
             {"qualifications": [{"name": "English", "comparator": "~"}]},
-            "Unknown comparator '~'.",
+            "Unknown comparator '~': use exists, not_exists, ==, !=, >, >=, < or <=.",
         ),
     ],
 )
@@ -121,6 +121,77 @@ def test_bad_input_gets_a_clear_error_and_creates_nothing(requester, field, valu
     with pytest.raises(ApplicationError) as exc:
         make_project(requester, **{field: value})
     assert exc.value.message == message
+    assert not Project.objects.exists()
+
+
+_DEEP: list = []
+for _ in range(100_000):
+    _DEEP = [_DEEP]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error_field", "code"),
+    [
+        # Issue 15, defect 2: each of these was a 500 (DataError, UnicodeEncodeError,
+        # TypeError, RecursionError) before the text and JSON checks in core.text.
+        ("keywords", "cats,\x00dogs", "keywords", "invalid_character"),
+        ("keywords", ["cats", "\ud800"], "keywords", "invalid_character"),
+        ("title", "A\x00B", "title", "invalid_character"),
+        ("description", "\udfff", "description", "invalid_character"),
+        ("instructions", "x\x00", "instructions", "invalid_character"),
+        ("template_config", {"question": "Why\x00?"}, "template_config", "invalid_template_config"),
+        ("template_config", {"question": "\ud83d?"}, "template_config", "invalid_template_config"),
+        (
+            "template_config",
+            {"labels": ["a", "b\x00"]},
+            "template_config",
+            "invalid_template_config",
+        ),
+        ("template_config", {"labels": _DEEP}, "template_config", "invalid_template_config"),
+        ("requirements", {"languages": ["en\x00"]}, "requirements", "invalid_requirements"),
+        ("requirements", {"min_tier": "\ud800"}, "requirements", "invalid_requirements"),
+        (
+            "requirements",
+            {"qualifications": [{"name": "x", "comparator": [">="]}]},
+            "requirements",
+            "invalid_requirements",
+        ),
+        (
+            "requirements",
+            {"qualifications": [{"name": "x", "comparator": {"op": ">="}}]},
+            "requirements",
+            "invalid_requirements",
+        ),
+        (
+            "requirements",
+            {"qualifications": [{"name": "x\x00", "comparator": "exists"}]},
+            "requirements",
+            "invalid_requirements",
+        ),
+        (
+            "requirements",
+            {"qualifications": [{"name": "x", "comparator": ">=", "value": 10**20}]},
+            "requirements",
+            "invalid_requirements",
+        ),
+        ("requirements", {"languages": _DEEP}, "requirements", "invalid_requirements"),
+        ("estimated_seconds", 10**15, "estimated_seconds", "out_of_range"),
+        ("time_allotted_seconds", -(10**15), "time_allotted_seconds", "out_of_range"),
+        ("time_allotted_seconds", 20, "time_allotted_seconds", "allotted_below_estimate"),
+        ("auto_approval_delay", timedelta(days=999_999), "auto_approval_delay", "out_of_range"),
+        ("batch_lifetime", 3, "batch_lifetime", "not_a_duration"),
+        ("gold_rate_bp", 1.5, "gold_rate_bp", "not_a_whole_number"),
+        ("title", 5, "title", "not_text"),
+        ("reward_cents", 0, "reward_cents", "invalid_reward"),
+        ("template_kind", ["custom"], "template_kind", "invalid_template_kind"),
+    ],
+)
+def test_every_error_names_its_field_and_a_specific_code(
+    requester, field, value, error_field, code
+):
+    with pytest.raises(ApplicationError) as exc:
+        make_project(requester, **{field: value})
+    assert (exc.value.field, exc.value.code) == (error_field, code)
     assert not Project.objects.exists()
 
 
@@ -266,3 +337,36 @@ def test_pricing_selector():
     assert pricing.hourly_rate_cents == 780
     assert pricing.minimum_reward_cents == 14
     assert pricing.meets_pay_floor is False
+
+
+# --- Status table (issue 15) --------------------------------------------------------------
+
+
+def test_archive_and_restore_go_through_the_table_and_write_events(requester):
+    from marketplace.models import PROJECT_TRANSITIONS, ProjectEvent, ProjectStatus
+
+    project = make_project(requester)
+    services.project_archive(project=project, user=requester)
+    services.project_archive(project=project, user=requester)  # idempotent: no second event
+    services.project_restore(project=project, user=requester)
+    events = list(
+        ProjectEvent.objects.filter(project=project).values_list(
+            "old_status", "new_status", "actor_id"
+        )
+    )
+    assert events == [
+        ("active", "archived", requester.pk),
+        ("archived", "active", requester.pk),
+    ]
+    assert set(PROJECT_TRANSITIONS) == set(ProjectStatus.values)
+
+
+def test_a_move_the_table_does_not_list_is_refused(requester):
+    from marketplace.models import ProjectEvent
+    from marketplace.services.projects import project_transition
+
+    project = make_project(requester)
+    with pytest.raises(ApplicationError) as exc:
+        project_transition(project=project, to="active", actor=requester)
+    assert (exc.value.code, exc.value.status) == ("illegal_transition", 409)
+    assert not ProjectEvent.objects.exists()

@@ -267,12 +267,59 @@ def test_empty_and_malformed_files(project, requester, _upload_dir, content, fil
             None,
             "This object contains an invalid \\u escape (a lone surrogate).",
         ),
+        # Issue 15, defect 2: a cell nested 100,000 deep was a RecursionError (a 500).
+        (
+            '{"text": ' + "[" * 100_000 + "]" * 100_000 + "}",
+            None,
+            "This line is nested too deeply (at most 32 levels of objects and arrays).",
+        ),
+        (
+            '{"text": ' + "[" * 500 + "]" * 500 + "}",
+            None,
+            "This line is nested too deeply (at most 32 levels of objects and arrays).",
+        ),
     ],
 )
 def test_bad_jsonl_lines(project, requester, _upload_dir, line, column, message):
     content = '{"text": "fine"}\n' + line + "\n"
     exc = refused(project, requester, content, "batch.jsonl")
     assert exc.extra["errors"] == [{"row": 2, "line": 2, "column": column, "message": message}]
+    assert_nothing_imported(_upload_dir)
+
+
+def test_nesting_up_to_the_limit_is_kept(project, requester):
+    cell = "[" * 31 + "1" + "]" * 31
+    batch = upload(project, requester, '{"text": ' + cell + "}\n", "batch.jsonl")
+    assert batch.task_count == 1
+
+
+# Issue 15, defect 3: these were accepted, the quote swallowing the lines after it.
+@pytest.mark.parametrize(
+    ("content", "row", "line", "message"),
+    [
+        (
+            'text\nrow1\n"row2\nrow3\nrow4\nrow5\n',
+            3,
+            3,
+            "A quoted field that begins on line 3 is never closed",
+        ),
+        (
+            'text\n"a\nb"\nok\n"never closed\nx\n',
+            4,
+            5,
+            "A quoted field that begins on line 5 is never closed",
+        ),
+        ('text\nrow1\n"row2"x\nrow3\n', 3, 3, "begins on line 3 has text after its closing quote"),
+        ('"text\nrow1\n', 1, 1, "A quoted field that begins on line 1 is never closed"),
+    ],
+)
+def test_a_stray_or_unterminated_quote_is_refused_naming_its_line(
+    project, requester, _upload_dir, content, row, line, message
+):
+    exc = refused(project, requester, content)
+    first = exc.extra["errors"][0]
+    assert (first["row"], first["line"]) == (row, line)
+    assert message in first["message"]
     assert_nothing_imported(_upload_dir)
 
 

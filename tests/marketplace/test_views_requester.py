@@ -584,6 +584,18 @@ def test_api_key_needs_a_name(rclient):
     assert "required" in _field_errors(response.content.decode(), "name")
 
 
+def test_too_many_keys_is_shown_on_the_form_not_on_the_name(rclient, requester):
+    from marketplace.services.api_keys import MAX_ACTIVE_KEYS, api_key_create
+
+    for i in range(MAX_ACTIVE_KEYS):
+        api_key_create(user=requester, name=f"k{i}")
+    response = rclient.post(reverse("requester:api_keys"), {"name": "one more"})
+    html = response.content.decode()
+    assert response.status_code == 409
+    assert f"You already have {MAX_ACTIVE_KEYS} active keys" in html
+    assert _field_errors(html, "name") == ""
+
+
 def test_cannot_revoke_another_requesters_key(rclient):
     from marketplace.services.api_keys import api_key_create
 
