@@ -63,10 +63,13 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(MYPY) $(TYPED)
 
-# Re-resolve the lock after editing pyproject.toml dependencies.
+# Re-resolve the locks after editing pyproject.toml dependencies: requirements.lock has
+# everything (`make run`, tests, CI); requirements-prod.lock only the production
+# dependencies (the Docker image), pinned to the same versions.
 lock:
 	$(PY) -m pip install --quiet uv
-	$(VENV)/bin/uv pip compile pyproject.toml --group dev --generate-hashes -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --group local --group dev --generate-hashes -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --generate-hashes -c requirements.lock -o requirements-prod.lock
 
 bench: $(STAMP)
 	$(PY) bench/upload.py --rows 100000
