@@ -20,7 +20,8 @@ $(STAMP): requirements.lock
 # With DATABASE_URL unset the embedded PostgreSQL is started here and stopped when
 # this recipe ends (Ctrl-C included); with CELERY_BROKER_URL unset the worker and
 # beat use the filesystem broker under var/; without STRIPE_SECRET_KEY the Stripe
-# simulator runs as a Procfile process. The web process loads the demo data
+# simulator runs as a Procfile.dev process (Procfile is production's: no demo data, no
+# simulator). The web process loads the demo data
 # (seed_demo, which funds the demo requesters through the simulator) before serving.
 run: $(STAMP)
 	@set -e; \
@@ -33,7 +34,7 @@ run: $(STAMP)
 	$(PY) manage.py migrate --noinput -v0; \
 	$(PY) manage.py collectstatic --noinput -v0; \
 	$(PY) manage.py demo_banner; \
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile.dev
 
 # The whole suite: embedded PostgreSQL and filesystem broker unless DATABASE_URL and
 # CELERY_BROKER_URL are set (CI sets them). An embedded server this target started is

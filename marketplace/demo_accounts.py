@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 
 from marketplace.models import Role, User
 
@@ -35,7 +36,23 @@ DEMO_USERS: list[dict] = [
 ]
 
 
+class DemoRefused(Exception):
+    """Demo accounts have a published password: they exist only with DEBUG on."""
+
+
+def refuse_without_debug() -> None:
+    """Raise ``DemoRefused`` unless ``DEBUG`` is on (``make run``). Production settings
+    keep DEBUG off, so a Procfile, a shell or a PaaS release step that runs ``seed_demo``
+    there creates no superuser with the password printed in the README."""
+    if not settings.DEBUG:
+        raise DemoRefused(
+            "Demo accounts use a published password, so they are created only with DEBUG on "
+            "(make run). Create real accounts with `manage.py createsuperuser` instead."
+        )
+
+
 def ensure_demo_user(spec: dict) -> tuple[User, bool]:
+    refuse_without_debug()
     roles = spec.get("roles", ())
     user, created = User.objects.get_or_create(
         email=spec["email"],

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
+from django.contrib.postgres.functions import RandomUUID
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -213,7 +216,11 @@ class Deposit(models.Model):
     """A requester's top-up through a Stripe Checkout Session.
 
     Created (pending) before Stripe is called, so the Checkout call carries an
-    idempotency key built from our own id (``checkout-deposit-<id>``). Completed only by
+    idempotency key built from our own row (``checkout-deposit-<id>-<token>``). The
+    random ``idempotency_token`` is what keeps the key unique for good: after a restore
+    from a backup rolls the id sequence back, a new deposit can get an id already used
+    in a key Stripe has seen (Stripe would answer with the old session, or refuse the
+    different parameters), never the same token. Completed only by
     the ``checkout.session.completed`` event, whose effects (the ledger credit
     ``deposit-<session id>``) happen in the same transaction as recording the event.
     """
@@ -242,6 +249,10 @@ class Deposit(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # db_default gives every row that existed before this column its own random value.
+    idempotency_token = models.UUIDField(
+        default=uuid.uuid4, db_default=RandomUUID(), unique=True, editable=False
+    )
 
     class Meta:
         indexes = [models.Index(fields=["user", "-created_at"])]
@@ -261,7 +272,7 @@ class Deposit(models.Model):
 
     @property
     def checkout_idempotency_key(self) -> str:
-        return f"checkout-deposit-{self.pk}"
+        return f"checkout-deposit-{self.pk}-{self.idempotency_token.hex}"
 
 
 class StripeEvent(models.Model):
@@ -276,3 +287,20 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} ({self.type})"
+
+
+class CheckRun(models.Model):
+    """One run of a money check (``ledger_check``, ``reconcile_stripe``), by beat or by
+    hand: what /metrics reports as the last run and its outcome."""
+
+    name = models.CharField(max_length=50)
+    finished_at = models.DateTimeField(default=timezone.now)
+    ok = models.BooleanField()
+    problems = models.PositiveIntegerField(default=0)
+    summary = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["name", "-finished_at"], name="checkrun_name_finished_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.finished_at:%Y-%m-%d %H:%M} ({'ok' if self.ok else 'failed'})"

@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
+from payouts.checks import record_check_run
 from payouts.ledger import CHECKS, ledger_violations
 from payouts.models import LedgerAccount, LedgerEntry, LedgerTransaction
 
@@ -38,8 +39,16 @@ class Command(BaseCommand):
         if violations:
             for violation in violations:
                 self.stderr.write(f"VIOLATION {violation}")
+            record_check_run(
+                name="ledger_check",
+                ok=False,
+                problems=len(violations),
+                summary="\n".join(str(v) for v in violations),
+            )
             raise CommandError(f"ledger_check found {len(violations)} violation(s); see above")
-        self.stdout.write(
+        summary = (
             f"OK: all {len(CHECKS)} ledger checks passed "
             f"({counts[0]} accounts, {counts[1]} transactions, {counts[2]} entries)"
         )
+        record_check_run(name="ledger_check", ok=True, problems=0, summary=summary)
+        self.stdout.write(summary)

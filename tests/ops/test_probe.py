@@ -1,0 +1,52 @@
+"""The container probes against gunicorn on the production settings, as in the image:
+the web probe's Host is one Django accepts (a bare 127.0.0.1 is refused 400 in
+production), liveness passes without a database, readiness fails only without one and
+shows no exception text."""
+
+from __future__ import annotations
+
+import http.client
+
+import pytest
+
+from tests.fixtures.celery_worker import database_url_for_current_connection
+from tests.ops.helpers import Gunicorn, prod_env
+
+
+@pytest.fixture
+def gunicorn_factory(tmp_path):
+    started: list[Gunicorn] = []
+
+    def start(**env: str) -> Gunicorn:
+        server = Gunicorn(prod_env(tmp_path, **env), tmp_path)
+        started.append(server)
+        server.wait_serving()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def test_probes_pass_on_production_settings(db, gunicorn_factory):
+    server = gunicorn_factory(DATABASE_URL=database_url_for_current_connection())
+    ready = server.probe("ready")
+    assert ready.returncode == 0, ready.stdout + ready.stderr
+    assert ready.stdout.startswith("200 ")
+    # What the old compose probe did: no Host header Django accepts.
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("GET", "/healthz/ready")
+    assert conn.getresponse().status == 400
+    conn.close()
+
+
+def test_database_down_fails_readiness_not_liveness(gunicorn_factory):
+    # Port 1: nothing listens; the connection is refused at once.
+    server = gunicorn_factory(DATABASE_URL="postgresql://fairtask:pw@127.0.0.1:1/fairtask")
+    live = server.probe("live")
+    assert live.returncode == 0 and live.stdout.startswith("200 ")
+    ready = server.probe("ready")
+    assert ready.returncode == 1
+    assert ready.stdout.startswith("503 ")
+    assert '"database": {"ok": false, "detail": "unreachable"}' in ready.stdout
+    assert "Connection refused" not in ready.stdout and "fairtask:pw" not in ready.stdout
