@@ -23,8 +23,10 @@ def _one_beat_only(sender: Any = None, **kwargs: Any) -> None:
     if os.environ.get("BEAT_LOCK", "1").strip().lower() in ("0", "false", "no", "off"):
         return
     import django
+    from django.apps import apps
 
-    django.setup()
+    if not apps.ready:  # a second setup() would reconfigure logging onto beat's redirected stderr
+        django.setup()
     from marketplace import beat_lock
 
     beat_lock.hold()
