@@ -50,7 +50,7 @@ MIDDLEWARE = [
     # First: every log line of the request, and the response, carry its id.
     "marketplace.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "marketplace.middleware.ContentSecurityPolicyMiddleware",  # django-csp's, see there
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -347,15 +347,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 # no plugins, no framing of our pages. Inline style *attributes* are allowed
 # (style-src-attr): templates use a few for layout, and CSS in an attribute cannot run
 # code. Forms may post to us and be redirected to Stripe Checkout (form-action covers
-# the redirect). The task frame (/frame/) sets its own sandbox policy, which this
+# the redirect; the middleware adds the origin in force). The task frame (/frame/) sets its own sandbox policy, which this
 # middleware leaves in place.
-if STRIPE_SIMULATED:
-    from urllib.parse import urlsplit as _urlsplit
-
-    _base = _urlsplit(STRIPE_API_BASE or "")
-    STRIPE_CHECKOUT_ORIGIN = f"{_base.scheme}://{_base.netloc}"
-else:
-    STRIPE_CHECKOUT_ORIGIN = "https://checkout.stripe.com"
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
@@ -367,7 +360,7 @@ CONTENT_SECURITY_POLICY = {
         "connect-src": [SELF],
         "frame-src": [SELF],
         "frame-ancestors": [NONE],
-        "form-action": [SELF, STRIPE_CHECKOUT_ORIGIN],
+        "form-action": [SELF],  # + the Stripe Checkout origin (marketplace/middleware.py)
         "base-uri": [NONE],
         "object-src": [NONE],
     },
