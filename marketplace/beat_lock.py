@@ -91,8 +91,10 @@ def _watch(conn: Any, check_seconds: float) -> None:
         except Exception:  # noqa: BLE001
             still_held = False
         if not still_held:
-            log.critical("beat lock lost (database connection broken): exiting so that a "
-                         "restart waits for the lock again")
+            log.critical(
+                "beat lock lost (database connection broken): exiting so that a "
+                "restart waits for the lock again"
+            )
             logging.shutdown()
             os._exit(EXIT_LOST_LOCK)
 

@@ -46,9 +46,7 @@ from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
 
-REQUESTS = Counter(
-    "fairtask_http_requests", "HTTP requests answered", ["method", "view", "status"]
-)
+REQUESTS = Counter("fairtask_http_requests", "HTTP requests answered", ["method", "view", "status"])
 LATENCY = Histogram(
     "fairtask_http_request_duration_seconds",
     "Time to answer an HTTP request",
@@ -78,7 +76,7 @@ class DatabaseAndQueueCollector(Collector):
         up = GaugeMetricFamily(
             "fairtask_metrics_source_up", "1 if the source answered this scrape", labels=["source"]
         )
-        queue = settings.CELERY_TASK_DEFAULT_QUEUE
+        queue = settings.CELERY_TASK_DEFAULT_QUEUE or "fairtask"
         try:
             depth = queue_depth(queue)
         except Exception:  # noqa: BLE001 - a scrape must not fail because one source did
@@ -86,7 +84,9 @@ class DatabaseAndQueueCollector(Collector):
             up.add_metric(["broker"], 0)
         else:
             up.add_metric(["broker"], 1)
-            g = GaugeMetricFamily("fairtask_queue_depth", "Jobs waiting in the queue", labels=["queue"])
+            g = GaugeMetricFamily(
+                "fairtask_queue_depth", "Jobs waiting in the queue", labels=["queue"]
+            )
             g.add_metric([queue], depth)
             yield g
         try:
@@ -137,7 +137,9 @@ class DatabaseAndQueueCollector(Collector):
             labels=["check"],
         )
         ok = GaugeMetricFamily(
-            "fairtask_check_last_ok", "1 if the money check's last run found nothing", labels=["check"]
+            "fairtask_check_last_ok",
+            "1 if the money check's last run found nothing",
+            labels=["check"],
         )
         for name in ("ledger_check", "reconcile_stripe"):
             run = check_run.objects.filter(name=name).order_by("-finished_at").first()

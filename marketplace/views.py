@@ -83,9 +83,11 @@ def healthz_ready(request: HttpRequest) -> JsonResponse:
     }
     workers_ok = False
     if db_ok:
-        last_seen = WorkerHeartbeat.objects.order_by("-last_seen").values_list(
-            "last_seen", flat=True
-        ).first()
+        last_seen = (
+            WorkerHeartbeat.objects.order_by("-last_seen")
+            .values_list("last_seen", flat=True)
+            .first()
+        )
         body["worker_last_seen"] = last_seen.isoformat() if last_seen else None
         workers_ok, workers_detail = health.worker_state(last_seen, now=timezone.now())
         body["workers"] = {"ok": workers_ok, "detail": workers_detail}

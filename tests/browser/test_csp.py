@@ -8,13 +8,15 @@ from __future__ import annotations
 from playwright.sync_api import Page
 
 
-
 def test_pages_send_the_site_policy_and_the_frame_keeps_its_own(page: Page, site):
     response = page.goto(site + "/")
     assert response is not None
     policy = response.headers["content-security-policy"]
     assert "default-src 'self'" in policy
-    assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    assert (
+        "script-src 'self'" in policy
+        and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    )
     assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
 
 
@@ -31,4 +33,3 @@ def test_an_injected_inline_script_is_refused_and_reported(page: Page, site, _no
     page.wait_for_timeout(200)  # the violation event is dispatched asynchronously
     assert any("script-src" in v for v in _no_csp_violations), _no_csp_violations
     _no_csp_violations.clear()  # seen and expected: not a failure of this test
-

@@ -22,7 +22,11 @@ def cache_down(settings):
         "default": {
             "BACKEND": "marketplace.cache.FailOpenRedisCache",
             "LOCATION": NOTHING_LISTENS,
-            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+            "OPTIONS": {
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 1,
+            },
         }
     }
     yield

@@ -210,7 +210,9 @@ def test_production_refuses_placeholder_and_weak_keys(tmp_path: Path, value, rea
 def test_strong_key_and_fallbacks_for_rotation(tmp_path: Path):
     assert secret_key(var_dir=tmp_path, required=True, environ={"SECRET_KEY": GOOD_KEY}) == GOOD_KEY
     old = GOOD_KEY[::-1]
-    assert secret_key_fallbacks(required=True, environ={"SECRET_KEY_FALLBACKS": f"{old}, {GOOD_KEY}"}) == [old, GOOD_KEY]
+    assert secret_key_fallbacks(
+        required=True, environ={"SECRET_KEY_FALLBACKS": f"{old}, {GOOD_KEY}"}
+    ) == [old, GOOD_KEY]
     assert secret_key_fallbacks(required=True, environ={}) == []
     with pytest.raises(SettingsError, match="SECRET_KEY_FALLBACKS entry 2 is refused"):
         secret_key_fallbacks(required=True, environ={"SECRET_KEY_FALLBACKS": f"{old},change-me"})

@@ -40,7 +40,9 @@ def prod_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def wait_until(predicate: Callable[[], bool], *, what: str, timeout: float, log: Callable[[], str]) -> None:
+def wait_until(
+    predicate: Callable[[], bool], *, what: str, timeout: float, log: Callable[[], str]
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

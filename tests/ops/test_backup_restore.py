@@ -75,7 +75,9 @@ def _pg_env(tmp_path: Path, database: str, stripe_base: str) -> dict[str, str]:
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -84,7 +86,9 @@ def test_backup_restore_round_trip(tmp_path, settings, stripe_sim):
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
     # Money in: a Checkout top-up credited by its webhook event, then a published batch.
     requester = RequesterFactory()
-    deposit = funding.deposit_start(user=requester, amount_cents=5_000, site_url="http://testserver")
+    deposit = funding.deposit_start(
+        user=requester, amount_cents=5_000, site_url="http://testserver"
+    )
     stripe_sim.complete_checkout(deposit.checkout_session_id)
     event = next(
         e for e in stripe_sim.events()

@@ -27,8 +27,16 @@ class Beat:
         self.log_path = tmp_path / f"beat-{name}.log"
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "marketplace", "beat", "-l", "DEBUG",
-                "-s", str(tmp_path / f"schedule-{name}"),
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "marketplace",
+                "beat",
+                "-l",
+                "DEBUG",
+                "-s",
+                str(tmp_path / f"schedule-{name}"),
             ],  # fmt: skip
             cwd=ROOT,
             env=env,

@@ -23,7 +23,11 @@ def cache_down(settings):
         "default": {
             "BACKEND": "marketplace.cache.FailOpenRedisCache",
             "LOCATION": NOTHING_LISTENS,
-            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+            "OPTIONS": {
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 1,
+            },
         }
     }
     yield
@@ -61,7 +65,7 @@ def test_pages_and_api_throttle_serve_while_the_cache_is_down(client, cache_down
 
 
 def _failed_logins(client, email: str, address: str, n: int) -> list[str]:
-    """"wrong" for a counted failure, "limited" once allauth refuses to check at all."""
+    """ "wrong" for a counted failure, "limited" once allauth refuses to check at all."""
     outcomes = []
     for _ in range(n):
         response = client.post(
@@ -70,7 +74,9 @@ def _failed_logins(client, email: str, address: str, n: int) -> list[str]:
             HTTP_X_FORWARDED_FOR=address,
         )
         assert response.status_code in (200, 429)
-        limited = response.status_code == 429 or b"Too many failed login attempts" in response.content
+        limited = (
+            response.status_code == 429 or b"Too many failed login attempts" in response.content
+        )
         outcomes.append("limited" if limited else "wrong")
     return outcomes
 
