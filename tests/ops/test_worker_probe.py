@@ -35,9 +35,22 @@ def container_like_worker(db, tmp_path):
     log_path = tmp_path / "worker.log"
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "-A", "marketplace", "worker", "-P", "solo",
-            "-Q", queue, "--without-mingle", "--without-gossip", "-l", "INFO",
-            "-n", "celery@%h",  # the default node name in a container
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "marketplace",
+            "worker",
+            "-P",
+            "solo",
+            "-Q",
+            queue,
+            "--without-mingle",
+            "--without-gossip",
+            "-l",
+            "INFO",
+            "-n",
+            "celery@%h",  # the default node name in a container
         ],  # fmt: skip
         cwd=ROOT,
         env=env,
