@@ -52,6 +52,13 @@ def _receive_request_id(task: Any = None, **kwargs: Any) -> None:
     request_id_var.set(str(rid) if rid else f"task-{getattr(request, 'id', None) or '-'}")
 
 
+@signals.task_postrun.connect
+def _forget_request_id(**kwargs: Any) -> None:
+    from marketplace.observability import request_id_var
+
+    request_id_var.set("-")
+
+
 def solo_worker_argv(queue: str) -> list[str]:
     """The command line of a one-process worker consuming only ``queue``: what the test
     suite and the benchmarks start (production workers are in Procfile/compose)."""

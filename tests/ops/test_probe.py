@@ -50,3 +50,42 @@ def test_database_down_fails_readiness_not_liveness(gunicorn_factory):
     assert ready.stdout.startswith("503 ")
     assert '"database": {"ok": false, "detail": "unreachable"}' in ready.stdout
     assert "Connection refused" not in ready.stdout and "fairtask:pw" not in ready.stdout
+
+
+def test_production_logs_are_json_lines_with_the_request_id(db, gunicorn_factory):
+    """One JSON object per line; the request's line carries the id the proxy sent, and
+    the response echoes it."""
+    import json
+
+    server = gunicorn_factory(DATABASE_URL=database_url_for_current_connection())
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request(
+        "GET",
+        "/healthz/live",
+        headers={"Host": "fairtask.example", "X-Request-ID": "req-from-caddy-42"},
+    )
+    response = conn.getresponse()
+    assert response.status == 200
+    assert response.getheader("X-Request-ID") == "req-from-caddy-42"
+    conn.close()
+
+    def request_line() -> dict | None:
+        for line in server.log().splitlines():
+            if line.startswith("{") and "req-from-caddy-42" in line:
+                return json.loads(line)
+        return None
+
+    from tests.ops.helpers import wait_until
+
+    wait_until(
+        lambda: request_line() is not None,
+        what="the request's log line",
+        timeout=30,
+        log=server.log,
+    )
+    record = request_line()
+    assert record["logger"] == "fairtask.request"
+    assert record["level"] == "INFO"
+    assert record["request_id"] == "req-from-caddy-42"
+    assert record["status"] == 200 and record["path"] == "/healthz/live"
+    assert "timestamp" in record
