@@ -9,8 +9,10 @@ waiting beat takes over (the schedule's intervals restart from then; each job is
 to run early or twice anyway).
 
 A holder that loses its lock connection cannot know whether another beat took over, so
-it exits at once (status 70) and its restart policy brings it back as a waiter. A
-watchdog thread checks the connection every ``CHECK_SECONDS``.
+it exits (status 70) and its restart policy brings it back as a waiter. A watchdog
+thread checks the connection every ``CHECK_SECONDS`` (15 s), so after a connection cut
+the old holder may still send for up to that long while a standby has taken over: the
+one window in which two beats send. Every job is safe to run twice.
 
 The lock must be taken on PostgreSQL itself, not through PgBouncer in transaction mode
 (session locks do not survive connection reuse there): give beat a direct DATABASE_URL.
@@ -31,7 +33,7 @@ log = logging.getLogger(__name__)
 LOCK_NAMESPACE = 0x46_54  # "FT"
 LOCK_ID = 1
 POLL_SECONDS = float(os.environ.get("BEAT_LOCK_POLL_SECONDS", "5"))
-CHECK_SECONDS = 15.0
+CHECK_SECONDS = float(os.environ.get("BEAT_LOCK_CHECK_SECONDS", "15"))
 EXIT_LOST_LOCK = 70
 
 _held: dict[str, Any] = {}

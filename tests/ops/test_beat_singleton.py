@@ -77,6 +77,7 @@ def beats(db, tmp_path):
         "DATABASE_URL": database_url_for_current_connection(),
         "CELERY_QUEUE": f"test-beat-{uuid.uuid4().hex[:8]}",
         "BEAT_LOCK_POLL_SECONDS": "0.5",
+        "BEAT_LOCK_CHECK_SECONDS": "1",
         "PYTHONUNBUFFERED": "1",
     }
     started: list[Beat] = []
@@ -120,3 +121,30 @@ def test_two_beats_one_scheduler(beats):
     wait_until(
         lambda: "beat: Waking up" in second.log(), what="beat b ticking", timeout=60, log=second.log
     )
+
+
+def test_a_holder_that_loses_its_lock_connection_exits_and_the_standby_takes_over(beats):
+    first = beats("a")
+    wait_until(
+        lambda: "beat lock acquired" in first.log(), what="beat a holding the lock",
+        timeout=60, log=first.log,
+    )  # fmt: skip
+    second = beats("b")
+    wait_until(
+        lambda: "waiting as a standby" in second.log(), what="beat b waiting",
+        timeout=60, log=second.log,
+    )  # fmt: skip
+    # The holder's connection dies (a network cut, a database restart): PostgreSQL
+    # releases the lock, so the holder can no longer know it is the only one.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            [f"fairtask-beat pid={first.proc.pid}"],
+        )
+    assert first.proc.wait(timeout=60) == beat_lock.EXIT_LOST_LOCK
+    assert "beat lock lost" in first.log()
+    wait_until(
+        lambda: "beat lock acquired" in second.log(), what="beat b taking over",
+        timeout=60, log=second.log,
+    )  # fmt: skip
+    assert lock_holders() == [f"fairtask-beat pid={second.proc.pid}"]
