@@ -326,3 +326,34 @@ def test_production_settings_process_with_a_hard_password_in_pg_variables():
         },
     )
     assert parsed["DB_NAME"] == "prod_db"
+
+
+def test_sentry_is_set_up_only_with_a_dsn():
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, django; django.setup(); import sentry_sdk; c = sentry_sdk.get_client(); "
+        "print(json.dumps({'active': c.is_active(), 'pii': c.options.get('send_default_pii'), "
+        "'integrations': sorted(c.integrations)}))"
+    )
+
+    def run(extra: dict[str, str]) -> dict:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("SENTRY_")},
+            "DJANGO_SETTINGS_MODULE": "marketplace.settings.test",
+            **extra,
+        }
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    assert run({})["active"] is False
+    # Nothing is sent at start-up: an address where nothing listens is enough.
+    configured = run({"SENTRY_DSN": "http://public@127.0.0.1:9/1"})
+    assert configured["active"] is True and configured["pii"] is False
+    assert {"django", "celery"} <= set(configured["integrations"])
