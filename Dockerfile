@@ -35,7 +35,7 @@ WORKDIR /app
 # .dockerignore keeps .env, .git, .venv, var/, tests and caches out of this copy.
 COPY . /app
 RUN sh deploy/build-steps.sh \
-    && install -d -o fairtask -g fairtask /var/lib/fairtask/uploads /backups /tmp/prometheus
+    && install -d -o fairtask -g fairtask /var/lib/fairtask/uploads /backups
 USER fairtask
 EXPOSE 8000
 CMD ["gunicorn", "marketplace.wsgi"]

@@ -152,7 +152,9 @@ class DatabaseAndQueueCollector(Collector):
 
 def _registry() -> CollectorRegistry:
     registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
         MultiProcessCollector(registry)  # every gunicorn worker's counters
     else:
         registry.register(REQUESTS)

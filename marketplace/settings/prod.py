@@ -37,8 +37,9 @@ CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
-# The health endpoints are probed over plain HTTP inside the container.
-SECURE_REDIRECT_EXEMPT = [r"^healthz(/live|/ready)?$"]
+# Probes and the Prometheus scraper talk plain HTTP to gunicorn on the internal network
+# (the proxy never routes /metrics from outside).
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/live|/ready)?$", r"^metrics$"]
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
 
 # JSON logs unless the operator asks for text.

@@ -57,7 +57,7 @@ class Gunicorn:
     def __init__(self, env: dict[str, str], tmp_path: Path):
         self.port = free_port()
         self.log_path = tmp_path / f"gunicorn-{self.port}.log"
-        self.env = {**env, "PORT": str(self.port), "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2"}
+        self.env = {"WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2", **env, "PORT": str(self.port)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "marketplace.wsgi"],
             cwd=ROOT,

@@ -89,3 +89,39 @@ def test_production_logs_are_json_lines_with_the_request_id(db, gunicorn_factory
     assert record["request_id"] == "req-from-caddy-42"
     assert record["status"] == 200 and record["path"] == "/healthz/live"
     assert "timestamp" in record
+
+
+def test_metrics_sum_every_gunicorn_worker(db, gunicorn_factory, tmp_path):
+    """Two gunicorn worker processes, one multiprocess directory: a scrape counts the
+    requests every worker answered."""
+    server = gunicorn_factory(
+        DATABASE_URL=database_url_for_current_connection(),
+        WEB_CONCURRENCY="2",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),
+        METRICS_TOKEN="scrape-token-for-this-test",
+    )
+    for _ in range(20):  # new connections: spread over both workers by the kernel
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("GET", "/healthz/live", headers={"Host": "fairtask.example"})
+        assert conn.getresponse().status == 200
+        conn.close()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request(
+        "GET",
+        "/metrics",
+        headers={"Host": "fairtask.example", "Authorization": "Bearer scrape-token-for-this-test"},
+    )
+    response = conn.getresponse()
+    body = response.read().decode()
+    conn.close()
+    assert response.status == 200, body[:500]
+    from prometheus_client.parser import text_string_to_metric_families
+
+    live = sum(
+        s.value
+        for family in text_string_to_metric_families(body)
+        for s in family.samples
+        if s.name == "fairtask_http_requests_total" and s.labels.get("view") == "healthz_live"
+    )
+    # The probes of wait_serving() count too: at least the 20 sent here.
+    assert live >= 20
