@@ -23,7 +23,8 @@ $(STAMP): requirements.lock
 # (DATABASE_OWNER_URL), the Procfile processes as the runtime role (DATABASE_URL; they
 # are not given the owner's URL; see docs/operations.md). With CELERY_BROKER_URL unset
 # the worker and beat use the filesystem broker under var/; without STRIPE_SECRET_KEY the Stripe
-# simulator runs as a Procfile process. The web process loads the demo data
+# simulator runs as a Procfile.dev process (Procfile is production's: no demo data, no
+# simulator). The web process loads the demo data
 # (seed_demo, which funds the demo requesters through the simulator) before serving.
 venv: $(STAMP)
 
@@ -40,7 +41,7 @@ run: $(STAMP)
 	$(PY) manage.py migrate --noinput -v0; \
 	$(PY) manage.py collectstatic --noinput -v0; \
 	$(PY) manage.py demo_banner; \
-	DATABASE_OWNER_URL= PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
+	DATABASE_OWNER_URL= PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile.dev
 
 # The whole suite: embedded PostgreSQL and filesystem broker unless DATABASE_URL and
 # CELERY_BROKER_URL are set (CI sets them). An embedded server this target started is
@@ -70,10 +71,13 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(MYPY) $(TYPED)
 
-# Re-resolve the lock after editing pyproject.toml dependencies.
+# Re-resolve the locks after editing pyproject.toml dependencies: requirements.lock has
+# everything (`make run`, tests, CI); requirements-prod.lock only the production
+# dependencies (the Docker image), pinned to the same versions.
 lock:
 	$(PY) -m pip install --quiet uv
-	$(VENV)/bin/uv pip compile pyproject.toml --group dev --generate-hashes -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --group local --group dev --generate-hashes -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --generate-hashes -c requirements.lock -o requirements-prod.lock
 
 bench: $(STAMP)
 	$(PY) bench/upload.py --rows 100000

@@ -40,6 +40,7 @@ RUNTIME_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "payouts_ledgerentry": ("SELECT", "INSERT"),
     # Audit records: written once, never changed or removed by the application.
     "payouts_ledgercheckrun": ("SELECT", "INSERT"),
+    "payouts_checkrun": ("SELECT", "INSERT"),
     "payouts_deposit": ("SELECT", "INSERT", "UPDATE"),
     "payouts_depositevent": ("SELECT", "INSERT"),
     "payouts_stripeevent": ("SELECT", "INSERT"),

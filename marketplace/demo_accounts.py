@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 
 from marketplace.models import Role, User
 
@@ -35,7 +36,27 @@ DEMO_USERS: list[dict] = [
 ]
 
 
+class DemoRefused(Exception):
+    """Demo accounts have a published password: they exist only in development."""
+
+
+def refuse_outside_development() -> None:
+    """Raise ``DemoRefused`` unless the settings allow demo data (``DEMO_DATA``: True
+    only in ``marketplace.settings.dev``, the settings of ``make run``; no environment
+    variable turns it on elsewhere). So a Procfile, a shell or a PaaS release step that
+    runs ``seed_demo`` under the production settings creates no superuser with the
+    password printed in the README. (Not tied to DEBUG: ``make run`` serves with DEBUG
+    off, and production must refuse even if someone sets DEBUG.)"""
+    if not getattr(settings, "DEMO_DATA", False):
+        raise DemoRefused(
+            "Demo accounts use a published password, so they are created only under the "
+            "development settings (make run). Create real accounts with "
+            "`manage.py createsuperuser` instead."
+        )
+
+
 def ensure_demo_user(spec: dict) -> tuple[User, bool]:
+    refuse_outside_development()
     roles = spec.get("roles", ())
     user, created = User.objects.get_or_create(
         email=spec["email"],

@@ -38,6 +38,10 @@ def heartbeat(hostname: str | None = None) -> str:
     retry_backoff=True,
     retry_backoff_max=300,
     max_retries=5,
+    # A 50 MB file imports in well under a minute (docs/performance.md); the limits only
+    # stop a runaway. The soft one raises inside the job, which then marks the batch failed.
+    soft_time_limit=900,
+    time_limit=960,
 )
 def import_batch(self, batch_id: int) -> str:  # noqa: ANN001 - Celery's bound task
     """Import an uploaded batch file (``batch_import``). Safe to run twice: a batch no

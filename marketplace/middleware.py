@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from csp.middleware import CSPMiddleware
+from django.conf import settings
 from django.shortcuts import redirect
 from django.urls import reverse
 
@@ -30,3 +34,27 @@ def _has_totp(user) -> bool:
     from allauth.mfa.models import Authenticator
 
     return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware with one addition made per request: ``form-action`` also
+    allows the Stripe Checkout origin in force *now*, because a form that posts to us is
+    redirected there and Chromium applies form-action to the redirect. With real keys
+    that is checkout.stripe.com; with the simulator, wherever ``STRIPE_API_BASE`` points
+    (tests start one on a free port)."""
+
+    def get_policy_parts(self, request, response, report_only=False):  # noqa: ANN001
+        parts = super().get_policy_parts(request, response, report_only)
+        if report_only:
+            return parts
+        update = dict(parts.update or {})
+        update["form-action"] = [*update.get("form-action", []), stripe_checkout_origin()]
+        parts.update = update
+        return parts
+
+
+def stripe_checkout_origin() -> str:
+    if not settings.STRIPE_SIMULATED:
+        return "https://checkout.stripe.com"
+    base = urlsplit(settings.STRIPE_API_BASE or "")
+    return f"{base.scheme}://{base.netloc}"

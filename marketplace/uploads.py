@@ -34,11 +34,14 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.db import connection
 
 from core import limits
@@ -219,9 +222,81 @@ def store_upload(
     return StoredUpload(path, relative, size, digest.hexdigest(), fmt, name)
 
 
-def remove_upload(relative_path: str) -> None:
-    if relative_path:
-        (upload_dir() / relative_path).unlink(missing_ok=True)
+# --- Sharing an upload with the import job -------------------------------------------
+#
+# The web process stages every upload on its local disk (FAIRTASK_UPLOAD_DIR): hashing,
+# the precheck and a synchronous import read it there. A file handed to the
+# ``import_batch`` job goes into the "uploads" storage (settings.STORAGES), which every
+# web and worker host reaches: S3-compatible object storage in production, or, with no
+# "uploads" storage configured, the upload directory itself (one machine, or a volume
+# they share). The job copies it back to its own local disk to parse it.
+
+
+def upload_storage() -> Storage:
+    if "uploads" in settings.STORAGES:
+        return storages["uploads"]
+    return FileSystemStorage(location=upload_dir())
+
+
+def _is_upload_dir(storage: Storage) -> bool:
+    return isinstance(storage, FileSystemStorage) and (
+        Path(storage.location).resolve() == upload_dir().resolve()
+    )
+
+
+def share_upload(stored: StoredUpload) -> str:
+    """Put a staged upload where the import job can read it; returns its name in the
+    uploads storage (what ``Batch.upload_path`` keeps). The local staging copy is
+    removed once the storage has it."""
+    storage = upload_storage()
+    if _is_upload_dir(storage):
+        return stored.relative_path  # already there
+    with open(stored.path, "rb") as fh:
+        name = storage.save(stored.relative_path, File(fh, name=stored.relative_path))
+    stored.path.unlink(missing_ok=True)
+    return name
+
+
+@contextmanager
+def local_copy(name: str) -> Iterator[Path | None]:
+    """A local path to the shared upload ``name`` for the duration of the block (None
+    when it no longer exists). A remote object is copied to the local upload directory
+    in chunks and the copy removed afterwards."""
+    storage = upload_storage()
+    if not name:
+        yield None
+        return
+    try:
+        local = Path(storage.path(name))
+    except NotImplementedError:  # object storage: no local path
+        pass
+    else:
+        yield local if local.exists() else None
+        return
+    if not storage.exists(name):
+        yield None
+        return
+    directory = upload_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    copy = directory / f"import-{uuid.uuid4().hex}.tmp"
+    try:
+        with storage.open(name, "rb") as src, open(copy, "xb") as out:
+            for chunk in iter(lambda: src.read(CHUNK_BYTES), b""):
+                out.write(chunk)
+        yield copy
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def remove_upload(name: str) -> None:
+    """Delete a shared upload (after its import, or when its batch failed). Never
+    raises: a file left behind costs space, an exception here would cost an import."""
+    if not name:
+        return
+    try:
+        upload_storage().delete(name)
+    except Exception:  # noqa: BLE001
+        log.warning("could not remove upload %s", name, exc_info=True)
 
 
 # --- Reading ----------------------------------------------------------------------------

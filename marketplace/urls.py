@@ -2,7 +2,7 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from marketplace import requester_views, views
+from marketplace import metrics, requester_views, views
 from marketplace.api.exceptions import not_found as api_not_found
 
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
@@ -24,7 +24,10 @@ urlpatterns = [
     path("api/v1/", include("marketplace.api.urls")),
     re_path(r"^api/", api_not_found),
     path("role/", views.switch_role, name="switch_role"),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", views.healthz_ready, name="healthz"),
+    path("healthz/live", views.healthz_live, name="healthz_live"),
+    path("healthz/ready", views.healthz_ready, name="healthz_ready"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("accounts/", include("allauth.urls")),
     path("payouts/", include("payouts.urls")),
     path("admin/", admin.site.urls),

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -60,20 +61,45 @@ def switch_role(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @never_cache
 @require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
+def healthz_live(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers. No database, broker or cache call."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def healthz_ready(request: HttpRequest) -> JsonResponse:
+    """Readiness (see marketplace/health.py): 503 only when the database is down;
+    broker, cache and workers reported as ``degraded`` without failing it."""
     db_ok, db_detail = health.check_database()
     broker_ok, broker_detail = health.check_broker()
+    cache_ok, cache_detail = health.check_cache()
     body: dict = {
-        "status": "ok" if db_ok and broker_ok else "down",
         "database": {"ok": db_ok, "detail": db_detail},
         "broker": {"ok": broker_ok, "detail": broker_detail},
+        "cache": {"ok": cache_ok, "detail": cache_detail},
+        "worker_last_seen": None,
     }
+    workers_ok = False
     if db_ok:
-        beat = (
-            WorkerHeartbeat.objects.order_by("-last_seen").values("hostname", "last_seen").first()
+        last_seen = (
+            WorkerHeartbeat.objects.order_by("-last_seen")
+            .values_list("last_seen", flat=True)
+            .first()
         )
-        body["worker_last_seen"] = beat["last_seen"].isoformat() if beat else None
-    down = [name for name, ok in (("database", db_ok), ("broker", broker_ok)) if not ok]
-    if down:
-        body["down"] = down
-    return JsonResponse(body, status=200 if not down else 503)
+        body["worker_last_seen"] = last_seen.isoformat() if last_seen else None
+        workers_ok, workers_detail = health.worker_state(last_seen, now=timezone.now())
+        body["workers"] = {"ok": workers_ok, "detail": workers_detail}
+    if not db_ok:
+        body["status"] = "down"
+        body["down"] = ["database"]
+        return JsonResponse(body, status=503)
+    degraded = [
+        name
+        for name, ok in (("broker", broker_ok), ("cache", cache_ok), ("workers", workers_ok))
+        if not ok
+    ]
+    body["status"] = "degraded" if degraded else "ok"
+    if degraded:
+        body["degraded"] = degraded
+    return JsonResponse(body)

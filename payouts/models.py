@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
+from django.contrib.postgres.functions import RandomUUID
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -222,7 +225,10 @@ class Deposit(models.Model):
     """A requester's top-up through a Stripe Checkout Session.
 
     Created (pending) before Stripe is called, so the Checkout call carries an
-    idempotency key built from our own id (``checkout-deposit-<id>``). Completed only
+    idempotency key built from our own row (``checkout-deposit-<id>-<token>``). The
+    random ``idempotency_token`` is what keeps the key unique for good: after a restore
+    from a backup rolls the id sequence back, a new deposit can get an id already used
+    in a key Stripe has seen, never the same token. Completed only
     when Stripe itself (the session retrieved from Stripe, not the event's copy) says
     the session is paid; the ledger credit ``deposit-<session id>`` is written in the
     same transaction as recording the event. Status moves are listed in
@@ -259,6 +265,10 @@ class Deposit(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # db_default gives every row that existed before this column its own random value.
+    idempotency_token = models.UUIDField(
+        default=uuid.uuid4, db_default=RandomUUID(), unique=True, editable=False
+    )
 
     class Meta:
         indexes = [models.Index(fields=["user", "-created_at"])]
@@ -282,7 +292,7 @@ class Deposit(models.Model):
 
     @property
     def checkout_idempotency_key(self) -> str:
-        return f"checkout-deposit-{self.pk}"
+        return f"checkout-deposit-{self.pk}-{self.idempotency_token.hex}"
 
 
 # Allowed status moves of a deposit. A session Stripe reports paid is credited even if
@@ -399,3 +409,20 @@ class LedgerCheckRun(models.Model):
         return (
             f"Ledger audit {self.pk} ({'ok' if self.ok else f'{self.violation_count} violations'})"
         )
+
+
+class CheckRun(models.Model):
+    """One run of ``reconcile_stripe``, by beat or by hand: what /metrics reports as its
+    last run and outcome. (Ledger audit runs have their own, richer ``LedgerCheckRun``.)"""
+
+    name = models.CharField(max_length=50)
+    finished_at = models.DateTimeField(default=timezone.now)
+    ok = models.BooleanField()
+    problems = models.PositiveIntegerField(default=0)
+    summary = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["name", "-finished_at"], name="checkrun_name_finished_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.finished_at:%Y-%m-%d %H:%M} ({'ok' if self.ok else 'failed'})"

@@ -180,11 +180,16 @@ def batch_upload(
     )
     stored = uploads.store_upload(fileobj=fileobj, filename=filename)
     handed_off = False
+    shared_name = ""
     try:
         required = templating.placeholders(project.template_html)
         uploads.precheck(path=stored.path, fmt=stored.format, required=required)
         now = timezone.now()
         asynchronous = stored.size > settings.FAIRTASK_UPLOAD_SYNC_MAX_BYTES
+        if asynchronous:
+            # Into the storage the worker hosts read (S3 in production) before the batch
+            # row that names it exists.
+            shared_name = uploads.share_upload(stored)
         with transaction.atomic():
             batch = Batch.objects.create(
                 project=project,
@@ -197,7 +202,7 @@ def batch_upload(
                 upload_format=stored.format,
                 upload_size=stored.size,
                 upload_sha256=stored.sha256,
-                upload_path=stored.relative_path if asynchronous else "",
+                upload_path=shared_name,
                 created_at=now,
                 updated_at=now,
             )
@@ -226,6 +231,7 @@ def batch_upload(
     finally:
         if not handed_off:
             stored.path.unlink(missing_ok=True)
+            uploads.remove_upload(shared_name)
 
 
 def _import(
@@ -341,16 +347,16 @@ def batch_import(*, batch_id: int) -> Batch | None:
             batch = Batch.objects.select_related("project").get(pk=batch_id)
             if batch.status != BatchStatus.IMPORTING:
                 return batch
-            path = uploads.upload_dir() / batch.upload_path if batch.upload_path else None
-            if path is None or not path.exists():
-                raise uploads.UploadInvalid.single(
-                    "The uploaded file is no longer available; please upload it again."
-                )
             relative = batch.upload_path
-            progress = uploads.ProgressWriter(batch_id)
-            imported = _import(
-                batch=batch, path=path, actor=None, progress=progress, started_at=started_at
-            )
+            with uploads.local_copy(relative) as path:
+                if path is None:
+                    raise uploads.UploadInvalid.single(
+                        "The uploaded file is no longer available; please upload it again."
+                    )
+                progress = uploads.ProgressWriter(batch_id)
+                imported = _import(
+                    batch=batch, path=path, actor=None, progress=progress, started_at=started_at
+                )
             transaction.on_commit(lambda: uploads.remove_upload(relative))
             return imported
     except uploads.UploadInvalid as exc:

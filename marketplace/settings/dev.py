@@ -6,4 +6,5 @@ from marketplace.settings.base import VAR_DIR
 from marketplace.settings.env import env_bool, secret_key
 
 DEBUG = env_bool("DEBUG", False)
+DEMO_DATA = True  # seed_demo and the demo accounts (make run)
 SECRET_KEY = secret_key(var_dir=VAR_DIR, required=False)

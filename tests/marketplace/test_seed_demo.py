@@ -1,8 +1,12 @@
+from pathlib import Path
+
 import pytest
 from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
+from marketplace.demo_accounts import DEMO_USERS, DemoRefused, ensure_demo_user
 from marketplace.models import Batch, Project, Task, User
 from payouts import ledger
 from payouts.models import Deposit, LedgerAccount, LedgerTransaction
@@ -50,6 +54,8 @@ def _snapshot():
 def simulated_stripe(settings, stripe_sim):
     from payouts.stripe_sim.testing import WEBHOOK_SECRET
 
+    settings.DEMO_DATA = True  # seed_demo runs only in development
+
     settings.STRIPE_API_BASE = stripe_sim.base_url
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
     return stripe_sim
@@ -91,9 +97,59 @@ def test_seed_demo_twice_gives_the_same_data(simulated_stripe):
 
 @pytest.mark.django_db
 def test_seed_demo_without_the_simulator_still_creates_accounts(settings):
+    settings.DEMO_DATA = True
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there
     call_command("seed_demo", quiet=True, stripe_timeout=0.3)
     assert User.objects.count() == 8
     assert not Deposit.objects.exists()
     # Unfunded requesters get their demo projects as drafts, never a negative balance.
     assert not Batch.objects.filter(status="published").exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_outside_development(settings):
+    """Only the development settings allow demo data: no admin with the README's
+    password anywhere else, whatever DEBUG says."""
+    settings.DEMO_DATA = False
+    settings.DEBUG = True
+    with pytest.raises(CommandError, match="seed_demo refused: Demo accounts use a published"):
+        call_command("seed_demo", quiet=True, stripe_timeout=0.1)
+    assert not User.objects.exists()
+    with pytest.raises(DemoRefused):
+        ensure_demo_user(DEMO_USERS[0])
+    assert not User.objects.filter(email="admin@example.com").exists()
+
+
+def test_seed_demo_refuses_under_the_production_settings(tmp_path):
+    """The real thing: ``manage.py seed_demo`` in a process on the production settings
+    (as a Procfile or a release step would run it) exits non-zero and creates nothing."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings as django_settings
+
+    db = django_settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "marketplace.settings.prod",
+        "SECRET_KEY": "x" * 20 + "production-like-secret-key-for-this-test-only-0123456789",
+        "ALLOWED_HOSTS": "fairtask.example",
+        "STRIPE_SECRET_KEY": "sk_test_refusal",
+        "STRIPE_WEBHOOK_SECRET": "whsec_refusal",
+        # A database that must never be touched: the refusal comes first.
+        "DATABASE_URL": f"postgresql://nobody@127.0.0.1:1/{db['NAME']}",
+        "FAIRTASK_VAR_DIR": str(tmp_path),
+    }
+    env.pop("DEBUG", None)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "seed_demo", "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "seed_demo refused" in done.stderr

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from marketplace.demo import seed_requester_demo
@@ -17,7 +17,9 @@ from marketplace.demo_accounts import (
     DEMO_FUNDING_CENTS,
     DEMO_PASSWORD,
     DEMO_USERS,
+    DemoRefused,
     ensure_demo_user,
+    refuse_outside_development,
 )
 from payouts import demo as payouts_demo
 
@@ -35,6 +37,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, quiet=False, stripe_timeout=30.0, **options):
+        try:
+            refuse_outside_development()
+        except DemoRefused as exc:
+            raise CommandError(f"seed_demo refused: {exc}") from None
         with transaction.atomic():
             moderators, _ = Group.objects.get_or_create(name="moderators")
             users = {}

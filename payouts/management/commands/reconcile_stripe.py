@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from payouts.checks import record_check_run
 from payouts.reconcile import reconcile_deposits
 
 
@@ -21,6 +22,12 @@ class Command(BaseCommand):
         checked, differences = reconcile_deposits(since=since)
         for difference in differences:
             self.stdout.write(str(difference))
+        record_check_run(
+            name="reconcile_stripe",
+            ok=not differences,
+            problems=len(differences),
+            summary="\n".join(str(d) for d in differences) or f"{checked} sessions checked",
+        )
         if differences:
             raise CommandError(
                 f"{len(differences)} difference(s) between Fairtask and Stripe ({checked} sessions checked)"
