@@ -36,6 +36,7 @@ from marketplace.forms_requester import (
     PublishForm,
     TemplateForm,
 )
+from marketplace.frame import IFRAME_SANDBOX
 from marketplace.models import (
     BATCH_LIVE_STATUSES,
     BatchStatus,
@@ -47,7 +48,6 @@ from marketplace.paging import BatchSummaries
 from marketplace.services import api_keys as api_key_services
 from marketplace.services import user_switch_role
 from payouts import fees, ledger
-from tasks.frame import IFRAME_SANDBOX
 
 PROJECTS_PER_PAGE = 25
 BATCHES_PER_PAGE = 25
@@ -237,9 +237,11 @@ def _editor_context(form: ProjectForm, *, kind: str, project: Project | None) ->
         else:
             ctx["placeholders"] = list(builtin_templates.CATALOG[kind].fields)
     if project is not None:
-        ctx["frame_src"] = reverse("tasks:preview_project", args=[project.pk])
+        ctx["frame_src"] = reverse("requester:preview_frame", args=[project.pk])
     else:
-        ctx["frame_src"] = reverse("tasks:preview_draft") + "?" + urlencode({"template_kind": kind})
+        ctx["frame_src"] = (
+            reverse("requester:preview_draft") + "?" + urlencode({"template_kind": kind})
+        )
     ctx["template_fields"] = [form[name] for name in TEMPLATE_FIELD_NAMES if name in form.fields]
     return ctx
 
@@ -341,8 +343,6 @@ def project_detail(request: RequesterRequest, project_id: int) -> HttpResponse:
             "pricing": selectors.project_pricing(
                 reward_cents=project.reward_cents, estimated_seconds=project.estimated_seconds
             ),
-            "frame_src": reverse("tasks:preview_project", args=[project.pk]),
-            "sandbox": IFRAME_SANDBOX,
             "previewable_batches": [s.batch for s in batches if s.batch.task_count],
         },
     )

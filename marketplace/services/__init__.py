@@ -18,6 +18,10 @@ from marketplace.services.batches import (
     escrow_owed_cents,
     stale_imports,
 )
+from marketplace.services.listings import (
+    listing_refresh,
+    listing_refresh_on_commit,
+)
 from marketplace.services.projects import (
     project_archive,
     project_clone,
@@ -41,6 +45,8 @@ __all__ = [
     "batch_upload",
     "due_for_expiry",
     "escrow_owed_cents",
+    "listing_refresh",
+    "listing_refresh_on_commit",
     "project_archive",
     "project_clone",
     "project_create",

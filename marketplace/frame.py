@@ -30,8 +30,6 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 
-from marketplace.models import Batch, Task
-
 IFRAME_SANDBOX = "allow-scripts allow-forms"
 
 FRAME_CSP = (
@@ -74,13 +72,3 @@ def frame_message_response(*, message: str, status: int = 200) -> HttpResponse:
     missing a column...), under the same headers."""
     html = render_to_string("tasks/frame_message.html", {"message": message})
     return _secure(HttpResponse(html, status=status, content_type="text/html; charset=utf-8"))
-
-
-def first_row(batch: Batch) -> dict | None:
-    """The data of ``batch``'s first task (to preview it), or None for an empty batch."""
-    return (
-        Task.objects.filter(batch_id=batch.pk)
-        .order_by("row_number")
-        .values_list("data", flat=True)
-        .first()
-    )
