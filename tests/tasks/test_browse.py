@@ -10,6 +10,7 @@ from marketplace import services
 from marketplace.models import ProjectListing
 from tasks import preferences
 from tests.fixtures.users import RequesterFactory
+from tests.marketplace.conftest import csv_bytes, upload
 from tests.tasks.conftest import publish_work
 
 pytestmark = pytest.mark.django_db
@@ -210,11 +211,11 @@ def test_listing_refresh_counts_open_slots_of_live_batches_only(requester):
     project, batch = publish_work(requester, rows=4, assignments_per_task=3)
     listing = ProjectListing.objects.get(project=project)
     assert (listing.open_tasks, listing.open_assignments) == (4, 12)
-    second = services.batch_upload  # a draft batch of the same project adds nothing
-    from tests.marketplace.conftest import csv_bytes, upload
-
-    upload(project, requester, csv_bytes(9))
+    upload(project, requester, csv_bytes(9))  # a draft of the same project adds nothing
     assert services.listing_refresh() == 1
     listing.refresh_from_db()
     assert (listing.open_tasks, listing.open_assignments) == (4, 12)
-    assert second is services.batch_upload
+    services.batch_cancel(batch=batch, user=requester)
+    services.listing_refresh()  # the card that showed work is zeroed
+    listing.refresh_from_db()
+    assert (listing.open_tasks, listing.open_assignments) == (0, 0)
