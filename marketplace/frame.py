@@ -30,18 +30,9 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 
-IFRAME_SANDBOX = "allow-scripts allow-forms"
+from core.sandbox import FRAME_CSP, IFRAME_SANDBOX
 
-FRAME_CSP = (
-    "sandbox allow-scripts allow-forms; "
-    "default-src 'none'; "
-    "img-src https: http: data:; "
-    "media-src https: http: data:; "
-    "style-src 'unsafe-inline'; "
-    "script-src 'unsafe-inline'; "
-    "form-action 'none'; "
-    "frame-ancestors 'self'"
-)
+__all__ = ["FRAME_CSP", "IFRAME_SANDBOX", "frame_message_response", "frame_response"]
 
 
 def _secure(response: HttpResponse) -> HttpResponse:

@@ -156,6 +156,10 @@ class Project(models.Model):
     status = models.CharField(
         max_length=16, choices=ProjectStatus.choices, default=ProjectStatus.ACTIVE
     )
+    # Measured from real submissions by the ``refresh_measured_times`` job (medians are
+    # kept out of list queries): median work time and how many submissions it is of.
+    measured_median_seconds = models.PositiveIntegerField(null=True, blank=True)
+    measured_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -285,6 +289,8 @@ class Batch(models.Model):
     # work in progress any more (``batch_release_remaining``): the expiry job stops
     # looking at it.
     escrow_settled_at = models.DateTimeField(null=True, blank=True)
+    # Median work time of the batch's handed-in assignments (``refresh_measured_times``).
+    measured_median_seconds = models.PositiveIntegerField(null=True, blank=True)
     # Upload metadata.
     original_filename = models.CharField(max_length=255, blank=True)
     upload_format = models.CharField(max_length=8, choices=UploadFormat.choices)
@@ -425,9 +431,13 @@ class Task(models.Model):
             ),
         ]
         indexes = [
+            # "Next open task of this batch", in row order: the claim walks this partial
+            # index, which holds open tasks only, so it does not slow down as a batch is
+            # consumed (ordering by the primary key made the planner scan every
+            # consumed row).
             models.Index(
-                fields=["batch", "id"],
-                name="task_open_idx",
+                fields=["batch", "row_number"],
+                name="task_open_row_idx",
                 condition=models.Q(assignments_taken__lt=models.F("assignments_needed")),
             ),
         ]
@@ -438,6 +448,47 @@ class Task(models.Model):
     @property
     def is_gold(self) -> bool:
         return self.gold_answers is not None
+
+
+# Counter rows per published batch (``BatchCounter.slot`` in 0..COUNTER_SLOTS-1).
+COUNTER_SLOTS = 16
+
+
+class BatchCounter(models.Model):
+    """Progress of a batch kept as it happens: each assignment move adds its deltas to
+    one of ``COUNTER_SLOTS`` rows of its batch (chosen at random per move), in the
+    move's transaction; readers sum the rows. Several rows instead of one so that
+    concurrent claims of one batch rarely wait on each other's row lock.
+
+    Per-slot values may be negative (a claim counted in one slot, its submit in another);
+    only sums mean anything. Created at publish; written only through
+    ``marketplace.counters``.
+
+    ``owed_cents``: reward + fee of assignments whose money is bound in the batch escrow
+    (accepted, submitted, approved or rejected and not yet settled): what a cancel must
+    leave there. ``spend_cents``: reward + fee of approved assignments.
+    ``work_seconds``: summed work time of handed-in assignments.
+    """
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="+", db_index=False)
+    slot = models.PositiveSmallIntegerField()
+    accepted = models.IntegerField(default=0)
+    submitted = models.IntegerField(default=0)
+    approved = models.IntegerField(default=0)
+    rejected = models.IntegerField(default=0)
+    returned = models.IntegerField(default=0)
+    expired = models.IntegerField(default=0)
+    owed_cents = models.BigIntegerField(default=0)
+    spend_cents = models.BigIntegerField(default=0)
+    work_seconds = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "slot"], name="batch_counter_slot_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Counters of batch {self.batch_id} (slot {self.slot})"
 
 
 # --- REST API keys (issue 4) --------------------------------------------------------------
@@ -484,12 +535,11 @@ class ProjectListing(models.Model):
     work, so that a page of the browser reads one small table (one row per project)
     whatever the number of tasks, and filters and sorts on indexed columns.
 
-    Written only by ``marketplace.services.listings``: ``listing_refresh`` recomputes the
-    open-work columns from the live batches (beat every 30 s, and after every batch
-    move that changes visibility); ``listing_record_measured_time`` stores the measured
-    median work time that the worker side computes from real submissions. The open
-    counts may lag claims by up to one refresh: the browser shows them as "about",
-    and a claim is decided by the claim itself, never by this row.
+    Written only by ``marketplace.services.listings.listing_refresh``, from the live
+    batches, the project's terms and its measured median time (``Project.measured_*``,
+    kept by the worker side's ``refresh_measured_times`` job): after every batch move
+    that changes visibility, and by beat every 30 s. The open counts may lag claims by
+    up to one refresh; a claim is decided by the claim itself, never by this row.
     """
 
     project = models.OneToOneField(
@@ -513,10 +563,6 @@ class ProjectListing(models.Model):
     req_min_approval_rate = models.PositiveSmallIntegerField(null=True, blank=True)
     req_min_completed = models.PositiveIntegerField(null=True, blank=True)
     req_locked = models.BooleanField(default=False)
-    # Measured from real submissions (median of submitted_at - accepted_at).
-    measured_median_seconds = models.FloatField(null=True, blank=True)
-    measured_count = models.PositiveIntegerField(default=0)
-    measured_at = models.DateTimeField(null=True, blank=True)
     # What the browser sorts and filters on: the measured rate once there are enough
     # submissions, the requester's estimate before that.
     hourly_rate_cents = models.BigIntegerField(default=0)

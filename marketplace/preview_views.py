@@ -22,7 +22,7 @@ from core.http import AuthenticatedHttpRequest
 from marketplace import selectors, templating
 from marketplace.forms_requester import TemplateForm
 from marketplace.frame import IFRAME_SANDBOX, frame_message_response, frame_response
-from marketplace.models import Batch, ProjectListing, Task, TemplateKind, User
+from marketplace.models import Batch, Task, TemplateKind, User
 from marketplace.taskpage import task_terms
 
 PREVIEW_SUBMIT_LABEL = "Submit"
@@ -85,13 +85,12 @@ def preview_page(request: AuthenticatedHttpRequest, project_id: int) -> HttpResp
         assert batch is not None
         return "?" + urlencode({"batch": batch.pk, "row": number})
 
-    listing = ProjectListing.objects.filter(project_id=project.pk).first()
     return render(
         request,
         "tasks/task_page.html",
         {
             "mode": "requester",
-            "terms": task_terms(project=project, batch=batch, listing=listing),
+            "terms": task_terms(project=project, batch=batch),
             "frame_src": frame_src,
             "sandbox": IFRAME_SANDBOX,
             "frame_mode": "preview",

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.errors import ApplicationError
 from core.http import AuthenticatedHttpRequest
 from core.money import format_cents, parse_dollars
+from core.sandbox import IFRAME_SANDBOX
 from marketplace import builtin_templates, selectors, services, templating
 from marketplace.forms_requester import (
     ApiKeyForm,
@@ -36,7 +37,6 @@ from marketplace.forms_requester import (
     PublishForm,
     TemplateForm,
 )
-from marketplace.frame import IFRAME_SANDBOX
 from marketplace.models import (
     BATCH_LIVE_STATUSES,
     BatchStatus,

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from django.db.models import Aggregate, Count, DurationField, F, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import QuerySet
 from django.http import Http404
 
 from marketplace import builtin_templates, templating
+from marketplace.counters import counter_sums
 from marketplace.models import (
     Batch,
     BatchEvent,
@@ -25,7 +24,6 @@ from marketplace.models import (
     User,
 )
 from payouts import fees, ledger
-from tasks.models import Assignment, AssignmentStatus
 
 # --- Objects the user owns ---------------------------------------------------------------
 
@@ -183,30 +181,11 @@ def batch_quote(batch: Batch, *, terms: fees.Terms | None = None) -> BatchQuote:
 # --- Progress ----------------------------------------------------------------------------
 
 
-class Median(Aggregate):
-    """``percentile_cont(0.5)`` over an interval expression (NULLs are ignored)."""
-
-    function = "percentile_cont"
-    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = DurationField()
-
-
+# Assignment states as counted (``BatchCounter`` columns; the worker side's
+# ``AssignmentStatus`` values, named here so that this app does not import ``tasks``).
+ASSIGNMENT_STATES = ("accepted", "submitted", "approved", "rejected", "returned", "expired")
 # Slots of a task that are done or being done; returned/expired ones were given back.
-_DONE = (AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED, AssignmentStatus.REJECTED)
-
-
-def _assignment_aggregates() -> dict[str, Any]:
-    aggs: dict[str, Any] = {
-        f"n_{s}": Count("id", filter=Q(status=s)) for s in AssignmentStatus.values
-    }
-    aggs["spend"] = Coalesce(
-        Sum(F("reward_cents") + F("fee_cents"), filter=Q(status=AssignmentStatus.APPROVED)), 0
-    )
-    # Work time of every assignment handed in (submitted, approved or rejected).
-    aggs["median_time"] = Median(
-        F("submitted_at") - F("accepted_at"), filter=Q(submitted_at__isnull=False)
-    )
-    return aggs
+_DONE = ("submitted", "approved", "rejected")
 
 
 @dataclass(frozen=True)
@@ -228,14 +207,15 @@ class BatchProgress:
 
 
 def _progress(
-    batch: Batch, row: Mapping[str, Any] | None, *, escrow_cents: int | None
+    batch: Batch, sums: Mapping[str, int] | None, *, escrow_cents: int | None
 ) -> BatchProgress:
-    by_state = {s: int(row[f"n_{s}"]) if row else 0 for s in AssignmentStatus.values}
+    by_state = {st: int(sums[st]) if sums else 0 for st in ASSIGNMENT_STATES}
     total = batch.assignment_count
-    holding = sum(by_state[s] for s in (AssignmentStatus.ACCEPTED, *_DONE))
-    completed = sum(by_state[s] for s in _DONE)
-    median: timedelta | None = row["median_time"] if row else None
-    median_seconds = median.total_seconds() if median is not None else None
+    holding = sum(by_state[st] for st in ("accepted", *_DONE))
+    completed = sum(by_state[st] for st in _DONE)
+    median_seconds = (
+        float(batch.measured_median_seconds) if batch.measured_median_seconds is not None else None
+    )
     reward = batch.reward_cents if batch.reward_cents is not None else batch.project.reward_cents
     hourly = (
         fees.hourly_rate_cents(reward_cents=reward, seconds=median_seconds)
@@ -245,12 +225,12 @@ def _progress(
     return BatchProgress(
         total_assignments=total,
         by_state=by_state,
-        in_progress=by_state[AssignmentStatus.ACCEPTED],
-        pending_review=by_state[AssignmentStatus.SUBMITTED],
+        in_progress=by_state["accepted"],
+        pending_review=by_state["submitted"],
         completed=completed,
         remaining=max(0, total - holding),
         percent_complete=round(100 * completed / total, 1) if total else 0.0,
-        spend_cents=int(row["spend"]) if row else 0,
+        spend_cents=int(sums["spend_cents"]) if sums else 0,
         median_seconds=median_seconds,
         hourly_rate_cents=hourly,
         escrow_cents=escrow_cents,
@@ -261,17 +241,19 @@ def _progress(
 
 
 def batch_progress(batch: Batch) -> BatchProgress:
-    """Live progress of one batch: one aggregate query over its assignments, plus the
-    escrow balance from the ledger once the batch has been published.
+    """Live progress of one batch: its counter rows summed (``BatchCounter``, kept in the
+    transaction of every assignment move, so the cost does not grow with the work
+    done), plus the escrow balance from the ledger once the batch has been published.
+    The median work time is the stored one (``refresh_measured_times`` job).
 
     While the batch is importing, ``rows_processed``/``bytes_processed`` come from the
     row as committed by the import's progress connection: pass a freshly read batch
     (``batch_for``) to see them move."""
-    row = Assignment.objects.filter(task__batch_id=batch.pk).aggregate(**_assignment_aggregates())
+    sums = counter_sums([batch.pk]).get(batch.pk)
     escrow = None
     if batch.published_at is not None:
         escrow = ledger.balance_cents(ledger.batch_escrow_account(batch.pk))
-    return _progress(batch, row, escrow_cents=escrow)
+    return _progress(batch, sums, escrow_cents=escrow)
 
 
 @dataclass(frozen=True)
@@ -289,8 +271,8 @@ def requester_batches(
     offset: int = 0,
 ) -> list[BatchSummary]:
     """The user's batches, newest first, each with its progress, in two queries (the
-    batches with their projects; one GROUP BY over all their assignments) whatever the
-    number of batches. ``escrow_cents`` is left None here (one ledger read per batch
+    batches with their projects; one GROUP BY over their counter rows) whatever the
+    number of batches or of assignments. ``escrow_cents`` is left None here (one ledger read per batch
     would be N queries); ``batch_progress`` gives it for a single batch."""
     qs = batches_for(user, project_id=project_id)
     if statuses is not None:
@@ -298,14 +280,8 @@ def requester_batches(
     batches = list(qs[offset : offset + limit])
     if not batches:
         return []
-    rows = {
-        r["task__batch_id"]: r
-        for r in Assignment.objects.filter(task__batch_id__in=[b.pk for b in batches])
-        .values("task__batch_id")
-        .annotate(**_assignment_aggregates())
-        .order_by()
-    }
-    return [BatchSummary(b, _progress(b, rows.get(b.pk), escrow_cents=None)) for b in batches]
+    sums = counter_sums([b.pk for b in batches])
+    return [BatchSummary(b, _progress(b, sums.get(b.pk), escrow_cents=None)) for b in batches]
 
 
 # --- Template preview --------------------------------------------------------------------

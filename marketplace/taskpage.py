@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from marketplace.models import MEASURED_MIN_SUBMISSIONS, Batch, Project, ProjectListing, User
+from marketplace.models import MEASURED_MIN_SUBMISSIONS, Batch, Project, User
 from payouts import fees
 
 
@@ -62,15 +62,14 @@ def task_terms(
     *,
     project: Project,
     batch: Batch | None = None,
-    listing: ProjectListing | None = None,
     reward_cents: int | None = None,
     fee_cents: int | None = None,
     requester_name: str | None = None,
 ) -> TaskTerms:
     """The terms a task is shown with. Money: explicit ``reward_cents``/``fee_cents``
     (an assignment's own snapshot) first, then the batch's published snapshot, then
-    the project's reward with today's fee (a draft). ``listing`` gives the measured
-    time (no query is made for it here)."""
+    the project's reward with today's fee (a draft). The measured time is the
+    project's stored one (``refresh_measured_times``); no query is made here."""
     if reward_cents is None:
         if batch is not None and batch.reward_cents is not None and batch.fee_cents is not None:
             reward_cents, fee_cents = batch.reward_cents, batch.fee_cents
@@ -78,8 +77,8 @@ def task_terms(
             reward_cents = project.reward_cents
     if fee_cents is None:
         fee_cents = fees.reward_fee_cents(reward_cents)
-    measured = listing.measured_median_seconds if listing is not None else None
-    count = listing.measured_count if listing is not None else 0
+    measured = project.measured_median_seconds
+    count = project.measured_count
     measured_hourly = (
         fees.hourly_rate_cents(reward_cents=reward_cents, seconds=max(1, round(measured)))
         if measured is not None

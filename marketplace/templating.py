@@ -17,6 +17,7 @@ import html
 import json
 import re
 from collections.abc import Mapping
+from html.parser import HTMLParser
 from typing import Any
 
 from core.errors import ApplicationError
@@ -86,3 +87,26 @@ def check_template(template_html: str) -> list[str]:
             code="invalid_template",
         )
     return names
+
+
+class _FieldNames(HTMLParser):
+    FIELD_TAGS = frozenset({"input", "select", "textarea"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.names: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.FIELD_TAGS:
+            for key, value in attrs:
+                if key == "name" and value:
+                    self.names.add(value)
+
+
+def field_names(task_html: str) -> frozenset[str]:
+    """The names of the form fields (``input``, ``select``, ``textarea``) in a rendered
+    task: the answers a submission of it may carry."""
+    parser = _FieldNames()
+    parser.feed(task_html)
+    parser.close()
+    return frozenset(parser.names)

@@ -4,7 +4,6 @@ from django.urls import include, path, re_path
 
 from marketplace import requester_views, views
 from marketplace.api.exceptions import not_found as api_not_found
-from tasks import views as worker_views
 
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 admin.site.site_header = "Fairtask administration"
@@ -12,7 +11,7 @@ admin.site.site_header = "Fairtask administration"
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("home/", views.home, name="home"),
-    path("work/", worker_views.browse, name="worker_home"),
+    path("work/", include("tasks.home_urls")),
     path("work/", include("tasks.worker_urls")),
     path("requester/", requester_views.home, name="requester_home"),
     path("requester/", include("marketplace.requester_urls")),

@@ -1,8 +1,10 @@
-"""The worker side's models. Only a minimal ``Assignment`` exists so far (issue 4 needs
-it for batch progress and cancel); claiming, submitting and reviewing are the worker
-issue's and will extend this model through ``tasks`` services."""
+"""The worker side's models: assignments and their event log. Written only by
+``tasks.services``."""
 
 from __future__ import annotations
+
+import hashlib
+import hmac
 
 from django.conf import settings
 from django.db import models
@@ -30,18 +32,46 @@ ESCROW_BOUND_STATUSES = frozenset(
 )
 
 
+# The only moves an assignment can make (product.md); ``tasks.services.transition``
+# enforces this table and writes an ``AssignmentEvent`` per move.
+ASSIGNMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    AssignmentStatus.ACCEPTED: frozenset(
+        {AssignmentStatus.SUBMITTED, AssignmentStatus.RETURNED, AssignmentStatus.EXPIRED}
+    ),
+    AssignmentStatus.SUBMITTED: frozenset({AssignmentStatus.APPROVED, AssignmentStatus.REJECTED}),
+    AssignmentStatus.REJECTED: frozenset({AssignmentStatus.APPROVED}),
+    AssignmentStatus.APPROVED: frozenset(),
+    AssignmentStatus.RETURNED: frozenset(),
+    AssignmentStatus.EXPIRED: frozenset(),
+}
+# Handed in: the work exists (its time counts for measured times).
+HANDED_IN_STATUSES = frozenset(
+    {AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED, AssignmentStatus.REJECTED}
+)
+
+
 class Assignment(models.Model):
-    """One worker's work on one task (MTurk: assignment).
+    """One worker's work on one task (MTurk: assignment). Created only by a claim
+    (``tasks.services.assignment_claim``), which takes one of the task's slots.
 
     ``reward_cents``/``fee_cents`` are the batch's terms when the worker accepted; the
-    assignment finishes under them even if the batch is cancelled. ``settled_at`` is set
-    by settlement once this assignment's money has left the batch escrow (paid to the
-    worker, or returned after a final rejection); until then a cancel or expiry of the
-    batch keeps its reward + fee in escrow.
+    assignment finishes under them even if the batch is cancelled. ``deadline`` is
+    ``accepted_at`` + the project's time allotted; ``auto_approve_at`` is frozen at
+    submit (``submitted_at`` + the project's auto-approval delay then). ``settled_at``
+    is set once this assignment's money has left the batch escrow (paid to the worker,
+    or returned after a final rejection); until then a cancel or expiry of the batch
+    keeps its reward + fee in escrow.
+
+    The frame submits with ``submit_token`` (an HMAC of the id and a random per-
+    assignment nonce under ``SECRET_KEY``), not with the worker's session.
     """
 
     task = models.ForeignKey(
         "marketplace.Task", on_delete=models.PROTECT, related_name="assignments"
+    )
+    # Denormalised from task.batch: progress, review and the sweeps filter on it.
+    batch = models.ForeignKey(
+        "marketplace.Batch", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     worker = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments"
@@ -50,11 +80,14 @@ class Assignment(models.Model):
         max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.ACCEPTED
     )
     accepted_at = models.DateTimeField(default=timezone.now)
+    deadline = models.DateTimeField()
     submitted_at = models.DateTimeField(null=True, blank=True)
+    auto_approve_at = models.DateTimeField(null=True, blank=True)
     settled_at = models.DateTimeField(null=True, blank=True)
     answers = models.JSONField(default=dict, blank=True)
     reward_cents = models.BigIntegerField()
     fee_cents = models.BigIntegerField()
+    submit_nonce = models.CharField(max_length=32)
 
     class Meta:
         constraints = [
@@ -77,16 +110,87 @@ class Assignment(models.Model):
                 | models.Q(submitted_at__gte=models.F("accepted_at")),
                 name="assignment_submitted_after_accepted",
             ),
+            models.CheckConstraint(
+                condition=models.Q(deadline__gt=models.F("accepted_at")),
+                name="assignment_deadline_after_accepted",
+            ),
+            # Handed-in work has its submit time and its frozen auto-approval time.
+            models.CheckConstraint(
+                condition=~models.Q(status__in=["submitted", "approved", "rejected"])
+                | models.Q(submitted_at__isnull=False, auto_approve_at__isnull=False),
+                name="assignment_handed_in_has_times",
+            ),
         ]
-        indexes = [models.Index(fields=["task", "status"], name="assignment_task_status_idx")]
+        indexes = [
+            # Requester side: a batch's assignments by state (review, exports).
+            models.Index(fields=["batch", "status", "id"], name="assignment_batch_status_idx"),
+            # A worker's own list, newest first.
+            models.Index(fields=["worker", "-accepted_at"], name="assignment_worker_idx"),
+            # Expiry sweep and the hoarding count: accepted ones only.
+            models.Index(
+                fields=["deadline"],
+                name="assignment_accepted_due_idx",
+                condition=models.Q(status="accepted"),
+            ),
+            models.Index(
+                fields=["worker"],
+                name="assignment_worker_holding_idx",
+                condition=models.Q(status="accepted"),
+            ),
+            # Auto-approval sweep: submitted ones only.
+            models.Index(
+                fields=["auto_approve_at"],
+                name="assignment_auto_approve_idx",
+                condition=models.Q(status="submitted"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Assignment {self.pk} ({self.status})"
 
+    @property
+    def submit_token(self) -> str:
+        """``<id>.<hmac>``: the per-assignment secret the work frame posts."""
+        return f"{self.pk}.{token_mac(self.pk, self.submit_nonce)}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == AssignmentStatus.ACCEPTED
+
+
+def token_mac(assignment_id: int, nonce: str) -> str:
+    key = hashlib.sha256(b"fairtask-submit-token:" + settings.SECRET_KEY.encode()).digest()
+    return hmac.new(key, f"{assignment_id}:{nonce}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+class AssignmentEvent(models.Model):
+    """One status move of an assignment (append-only), written by
+    ``tasks.services.transition`` in the move's transaction. ``old_status`` is empty for
+    the claim that created the assignment."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="events")
+    old_status = models.CharField(max_length=16, blank=True)
+    new_status = models.CharField(max_length=16)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.assignment_id}: {self.old_status or '-'} → {self.new_status}"
+
 
 class WorkerPreferences(models.Model):
     """A worker's own settings for finding and doing work (issue 16). Written only by
-    ``tasks.services.preferences_update``; a worker without a row has the defaults."""
+    ``tasks.preferences.preferences_update``; a worker without a row has the defaults."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,

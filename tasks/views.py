@@ -35,9 +35,9 @@ from core.errors import ApplicationError
 from core.http import AuthenticatedHttpRequest
 from marketplace import templating
 from marketplace.frame import IFRAME_SANDBOX, frame_message_response, frame_response
-from marketplace.models import Project, ProjectListing
+from marketplace.models import Project
 from marketplace.taskpage import task_terms
-from tasks import discovery, earnings, preferences
+from tasks import discovery, earnings, preferences, services
 from tasks.forms import BrowseForm, PreferencesForm
 from tasks.models import Assignment, AssignmentStatus
 
@@ -126,7 +126,6 @@ def preview(request: AuthenticatedHttpRequest, project_id: int) -> HttpResponse:
     if task is None and after:
         # Skipped past the last one: start again from the first.
         task = discovery.next_task_for(worker=request.user, project_id=project.pk)
-    listing = ProjectListing.objects.filter(project_id=project.pk).first()
     ctx: dict[str, Any] = {
         "mode": "preview",
         "sandbox": IFRAME_SANDBOX,
@@ -136,7 +135,7 @@ def preview(request: AuthenticatedHttpRequest, project_id: int) -> HttpResponse:
         **_wellbeing(request),
     }
     if task is None or project.owner_id == request.user.pk:
-        ctx["terms"] = task_terms(project=project, listing=listing)
+        ctx["terms"] = task_terms(project=project)
         ctx["frame_message"] = (
             "This is your own project: you cannot work on it."
             if project.owner_id == request.user.pk
@@ -146,7 +145,7 @@ def preview(request: AuthenticatedHttpRequest, project_id: int) -> HttpResponse:
         return render(request, "tasks/task_page.html", ctx)
     signed = signing.dumps([task.pk, request.user.pk], salt=PREVIEW_SALT, compress=True)
     ctx.update(
-        terms=task_terms(project=project, batch=task.batch, listing=listing),
+        terms=task_terms(project=project, batch=task.batch),
         frame_src=reverse("tasks:preview_frame", args=[signed]),
         task_ref=signed,
         can_accept=True,
@@ -173,7 +172,6 @@ def _previewed_task_id(request: HttpRequest, *, worker_id: int) -> int | None:
 def accept(request: AuthenticatedHttpRequest, project_id: int) -> HttpResponse:
     """Accept the previewed task (the signed ``task`` field) or, without one, the next
     free task of the project."""
-    from tasks import services  # TEMP until the engine branch is merged
 
     project = _project_or_404(project_id)
     task_id = _previewed_task_id(request, worker_id=request.user.pk)
@@ -225,7 +223,6 @@ def assignment_page(request: AuthenticatedHttpRequest, assignment_id: int) -> Ht
         )
         return redirect("work:queue")
     project = assignment.batch.project
-    listing = ProjectListing.objects.filter(project_id=project.pk).first()
     return render(
         request,
         "tasks/task_page.html",
@@ -233,7 +230,6 @@ def assignment_page(request: AuthenticatedHttpRequest, assignment_id: int) -> Ht
             "mode": "work",
             "terms": task_terms(
                 project=project,
-                listing=listing,
                 reward_cents=assignment.reward_cents,
                 fee_cents=assignment.fee_cents,
             ),
@@ -255,7 +251,6 @@ def submit(request: HttpRequest) -> HttpResponse:
     """The work form's target: ``token`` (the assignment's secret) and ``answers`` (JSON
     of field name → value, put there by the page from the frame). Then, with "accept
     next" on, the next task of the same project."""
-    from tasks import services  # TEMP until the engine branch is merged
 
     raw = request.POST.get("answers", "")
     token = request.POST.get("token", "")
@@ -299,7 +294,6 @@ def submit(request: HttpRequest) -> HttpResponse:
 @worker_required
 def return_(request: AuthenticatedHttpRequest, assignment_id: int) -> HttpResponse:
     """Give the task back; with ``then=next`` (Skip), preview another of the project."""
-    from tasks import services  # TEMP until the engine branch is merged
 
     try:
         assignment = services.assignment_return(worker=request.user, assignment_id=assignment_id)

@@ -31,12 +31,12 @@ from typing import IO
 
 from django.conf import settings
 from django.db import DataError, connection, transaction
-from django.db.models import F, Sum
 from django.utils import timezone
 
 from core.errors import ApplicationError
 from core.money import format_cents
-from marketplace import templating, uploads
+from marketplace import counters, templating, uploads
+from marketplace.locking import lock_batches
 from marketplace.models import (
     BATCH_CLOSED_STATUSES,
     BATCH_LIVE_STATUSES,
@@ -52,7 +52,6 @@ from marketplace.selectors import BatchQuote, batch_quote
 from marketplace.services.listings import listing_refresh_on_commit
 from marketplace.services.projects import pay_floor_error
 from payouts import fees, ledger
-from tasks.models import ESCROW_BOUND_STATUSES, Assignment
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +87,10 @@ _VERB: dict[str, str] = {
 
 
 def _lock(batch_id: int) -> Batch:
-    """The batch row, locked ``FOR NO KEY UPDATE`` until the transaction ends."""
-    return (
-        Batch.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("project")
-        .get(pk=batch_id)
-    )
+    """The batch row, locked ``FOR NO KEY UPDATE`` until the transaction ends
+    (``marketplace.locking``: lock timeout mapped to ``busy``), then read."""
+    lock_batches(exclusive=[batch_id])
+    return Batch.objects.select_related("project").get(pk=batch_id)
 
 
 def _require_owner(batch: Batch, user: User) -> None:
@@ -456,6 +453,7 @@ def batch_publish(*, batch: Batch, user: User, expected_total_cents: int | None 
         locked.fee_cents = quote.fee_cents
         locked.total_cost_cents = total
         locked.escrow_held_cents = total
+        counters.counters_create(batch_id=locked.pk)
         locked.published_at = now
         locked.expires_at = now + project.batch_lifetime
         batch_transition(
@@ -537,16 +535,10 @@ def batch_resume(*, batch: Batch, user: User, reason: str = "") -> Batch:
 
 def escrow_owed_cents(*, batch_id: int) -> int:
     """Reward + fee of the batch's assignments whose money must stay in escrow: accepted,
-    submitted, approved or rejected and not yet settled. The caller holds the batch row
-    lock, which keeps claims and settlements (``FOR SHARE`` on it) from changing this."""
-    owed = (
-        Assignment.objects.filter(
-            task__batch_id=batch_id, status__in=ESCROW_BOUND_STATUSES, settled_at__isnull=True
-        )
-        .aggregate(total=Sum(F("reward_cents") + F("fee_cents")))
-        .get("total")
-    )
-    return int(owed or 0)
+    submitted, approved or rejected and not yet settled (``BatchCounter.owed_cents``,
+    summed). Exact only while the caller holds the counter rows (``counters_lock``),
+    which every move of the batch's assignments updates."""
+    return counters.owed_cents(batch_id=batch_id)
 
 
 def _close(*, batch: Batch, to: str, key_suffix: str, actor: User | None, reason: str) -> Batch:
@@ -557,6 +549,8 @@ def _close(*, batch: Batch, to: str, key_suffix: str, actor: User | None, reason
     if batch.published_at is None:
         batch.escrow_settled_at = now  # a draft never held anything
     else:
+        # No claim, return or settlement of this batch commits while we hold these.
+        counters.counters_lock(batch_id=batch.pk)
         balance = ledger.balance_cents(ledger.batch_escrow_account(batch.pk))
         owed = escrow_owed_cents(batch_id=batch.pk)
         if owed == 0:

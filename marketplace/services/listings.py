@@ -101,10 +101,10 @@ def _requirement_columns(requirements: object) -> dict[str, object]:
 def listing_refresh(
     *, project_ids: Iterable[int] | None = None, now: datetime | None = None
 ) -> int:
-    """Recompute the open-work columns of the listings of ``project_ids`` (None: every
-    project with a live batch, and every listing that still shows open work). Three
-    reads (open tasks per live batch through the partial ``task_open_idx``; the
-    projects; their existing listings) and one upsert. Returns the number of listings
+    """Recompute the listings of ``project_ids`` (None: every project with a live batch,
+    and every listing that still shows open work). Three or four reads (the live
+    batches; their open tasks through the partial ``task_open_row_idx``; the listings
+    still showing work; the projects) and one upsert. Returns the number of listings
     written. Takes no locks; safe to run concurrently (the last writer wins, and each
     writes what it read a moment ago)."""
     now = now or timezone.now()
@@ -141,23 +141,16 @@ def listing_refresh(
     if not targets:
         return 0
     projects = Project.objects.in_bulk(sorted(targets))
-    measured = {
-        row["project_id"]: row
-        for row in ProjectListing.objects.filter(project_id__in=list(projects)).values(
-            "project_id", "measured_median_seconds", "measured_count"
-        )
-    }
     rows = []
     for pk, project in sorted(projects.items()):
         entry = open_by_project.get(pk, _Open())
         reward = entry.reward_cents if entry.reward_cents is not None else project.reward_cents
         fee = entry.fee_cents if entry.reward_cents is not None else fees.reward_fee_cents(reward)
-        m = measured.get(pk, {})
         rate, expected, is_measured = _rate(
             reward_cents=reward,
             estimated_seconds=project.estimated_seconds,
-            measured_seconds=m.get("measured_median_seconds"),
-            measured_count=m.get("measured_count", 0),
+            measured_seconds=project.measured_median_seconds,
+            measured_count=project.measured_count,
         )
         rows.append(
             ProjectListing(

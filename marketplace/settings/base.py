@@ -295,6 +295,20 @@ SITE_URL = env_str("SITE_URL", f"http://127.0.0.1:{PORT}")
 FAIRTASK_UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
 FAIRTASK_UPLOAD_SYNC_MAX_BYTES = env_int("UPLOAD_SYNC_MAX_BYTES", 1024 * 1024, minimum=0)
 FAIRTASK_UPLOAD_DIR = Path(env_str("UPLOAD_DIR", str(VAR_DIR / "uploads")) or "").resolve()
+# Worker side (issue 16): how many accepted tasks a worker may hold at once, how many
+# claims a minute, the largest answer a submission may carry, how long any lock waits.
+FAIRTASK_MAX_ACCEPTED = env_int("MAX_ACCEPTED", 5, minimum=1)
+FAIRTASK_CLAIMS_PER_MINUTE = env_int("CLAIMS_PER_MINUTE", 60, minimum=1)
+FAIRTASK_MAX_ANSWER_BYTES = env_int("MAX_ANSWER_BYTES", 64 * 1024, minimum=1)
+FAIRTASK_LOCK_TIMEOUT_MS = env_int("LOCK_TIMEOUT_MS", 5000, minimum=1)
+CELERY_BEAT_SCHEDULE["expire-assignments"] = {
+    "task": "tasks.jobs.expire_assignments",
+    "schedule": 30.0,
+}
+CELERY_BEAT_SCHEDULE["refresh-measured-times"] = {
+    "task": "tasks.jobs.refresh_measured_times",
+    "schedule": 300.0,
+}
 CELERY_BEAT_SCHEDULE["expire-batches"] = {
     "task": "marketplace.jobs.expire_batches",
     "schedule": 60.0,

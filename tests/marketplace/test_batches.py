@@ -11,10 +11,11 @@ from django.utils import timezone
 from core.errors import ApplicationError
 from marketplace import jobs, services
 from marketplace.models import Batch, BatchEvent, Task
-from payouts import ledger
 from payouts.fees import platform_settings
 from payouts.models import LedgerTransaction
 from tasks.models import Assignment
+from tasks.services import assignment_claim_task, assignment_return
+from tests.fixtures.assignments import close_rejection, make_assignment, review, settle
 from tests.fixtures.users import WorkerFactory
 from tests.marketplace.conftest import balance, csv_bytes, escrow, fund, upload
 
@@ -232,36 +233,8 @@ def test_cancel_by_another_requester(draft, funded, other_requester):
 
 
 def _assign(batch: Batch, statuses: list[str]) -> list[Assignment]:
-    """One assignment per status on successive tasks, under the batch's terms."""
-    now = timezone.now()
-    tasks = list(Task.objects.filter(batch=batch).order_by("row_number"))
-    out = []
-    for task, status in zip(tasks, statuses, strict=False):
-        submitted = now if status in ("submitted", "approved", "rejected") else None
-        out.append(
-            Assignment.objects.create(
-                task=task,
-                worker=WorkerFactory(),
-                status=status,
-                accepted_at=now - timedelta(seconds=40),
-                submitted_at=submitted,
-                reward_cents=batch.reward_cents,
-                fee_cents=batch.fee_cents,
-            )
-        )
-    return out
-
-
-def _settle(assignment: Assignment) -> None:
-    batch = assignment.task.batch
-    ledger.settle(
-        key=f"settle-{assignment.pk}",
-        batch_id=batch.pk,
-        worker=assignment.worker,
-        reward_cents=assignment.reward_cents,
-        fee_cents=assignment.fee_cents,
-    )
-    Assignment.objects.filter(pk=assignment.pk).update(settled_at=timezone.now())
+    """One assignment per status on successive tasks, made through the services."""
+    return [make_assignment(batch, status) for status in statuses]
 
 
 def test_cancel_keeps_the_escrow_of_work_in_progress(draft, funded):
@@ -269,7 +242,7 @@ def test_cancel_keeps_the_escrow_of_work_in_progress(draft, funded):
     accepted, submitted, approved, paid, rejected, returned, expired = _assign(
         batch, ["accepted", "submitted", "approved", "approved", "rejected", "returned", "expired"]
     )
-    _settle(paid)  # 12¢ already left the escrow for the worker and the platform
+    settle(paid)  # 12¢ already left the escrow for the worker and the platform
     assert escrow(batch) == 108
     batch = services.batch_cancel(batch=batch, user=funded)
     # Owed: accepted + submitted + approved-unsettled + rejected-undecided = 4 × 12¢.
@@ -281,12 +254,11 @@ def test_cancel_keeps_the_escrow_of_work_in_progress(draft, funded):
 
     # The work in progress finishes under the old terms: the accepted one is returned,
     # the submitted and approved ones are paid, the rejection is final.
-    Assignment.objects.filter(pk=accepted.pk).update(status="returned")
-    Assignment.objects.filter(pk=submitted.pk).update(status="approved")
-    _settle(submitted)
-    _settle(approved)
+    assignment_return(worker=accepted.worker, assignment_id=accepted.pk)
+    settle(review(submitted, "approved"))
+    settle(approved)
     assert services.batch_release_remaining(batch_id=batch.pk) == 0  # the rejection is still owed
-    Assignment.objects.filter(pk=rejected.pk).update(settled_at=timezone.now())
+    close_rejection(rejected)
     jobs.expire_batches()
     batch.refresh_from_db()
     # 48 − 2 × 12 paid = 24 left (the returned one's and the rejected one's) go back.
@@ -357,8 +329,16 @@ def test_database_constraints_of_tasks_and_assignments(draft, funded):
     with pytest.raises(IntegrityError), transaction.atomic():
         Task.objects.create(batch=batch, row_number=1, data={}, assignments_needed=1)
     worker = WorkerFactory()
-    Assignment.objects.create(task=task, worker=worker, reward_cents=10, fee_cents=2)
+    first = assignment_claim_task(worker=worker, task=task)
     with pytest.raises(IntegrityError), transaction.atomic():
-        Assignment.objects.create(task=task, worker=worker, reward_cents=10, fee_cents=2)
+        Assignment.objects.create(
+            task=task,
+            batch=batch,
+            worker=worker,
+            deadline=first.deadline,
+            reward_cents=10,
+            fee_cents=2,
+            submit_nonce="x",
+        )
     with pytest.raises(IntegrityError), transaction.atomic():
         Batch.objects.filter(pk=batch.pk).update(status="published", published_at=None)

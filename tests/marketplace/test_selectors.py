@@ -3,37 +3,24 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.http import Http404
-from django.utils import timezone
 
 from core.errors import ApplicationError
 from marketplace import selectors, services
-from marketplace.models import Task
-from tasks.models import Assignment
-from tests.fixtures.users import WorkerFactory
+from tasks import jobs as task_jobs
+from tests.fixtures.assignments import make_assignment
 from tests.marketplace.conftest import balance, csv_bytes, escrow, fund, make_project, upload
 
 pytestmark = pytest.mark.django_db
 
 
 def _assign(batch, specs):
-    """specs: (status, seconds of work or None) per task, in row order."""
-    now = timezone.now()
-    tasks = list(Task.objects.filter(batch=batch).order_by("row_number"))
-    for task, (status, seconds) in zip(tasks, specs, strict=False):
-        Assignment.objects.create(
-            task=task,
-            worker=WorkerFactory(),
-            status=status,
-            accepted_at=now - timedelta(seconds=seconds or 1),
-            submitted_at=now if seconds is not None else None,
-            reward_cents=batch.reward_cents,
-            fee_cents=batch.fee_cents,
-        )
+    """specs: (status, seconds of work) per task, in row order, made through the services."""
+    for status, seconds in specs:
+        make_assignment(batch, status, seconds=seconds or 40)
 
 
 def test_progress_of_a_batch_without_work(draft, funded):
@@ -63,6 +50,9 @@ def test_progress_counts_states_spend_median_and_hourly_rate(draft, funded):
             ("expired", None),
         ],
     )
+    assert selectors.batch_progress(batch).median_seconds is None  # until the job runs
+    task_jobs.refresh_measured_times()
+    batch.refresh_from_db()
     p = selectors.batch_progress(batch)
     assert p.by_state == {
         "accepted": 1,
@@ -75,7 +65,7 @@ def test_progress_counts_states_spend_median_and_hourly_rate(draft, funded):
     assert (p.in_progress, p.pending_review, p.completed, p.remaining) == (1, 1, 4, 5)
     assert p.percent_complete == 40.0
     assert p.spend_cents == 24  # two approved × (10¢ + 2¢)
-    assert p.median_seconds == pytest.approx(35.0)  # of 20, 30, 40, 90
+    assert p.median_seconds == 35.0  # of 20, 30, 40, 90
     assert p.hourly_rate_cents == 1028  # 10¢ per 35 s, rounded down
     assert p.escrow_cents == 120
 

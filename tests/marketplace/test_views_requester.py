@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from marketplace import services
 from marketplace.models import Batch, BatchStatus, Project, ProjectStatus, Task
+from tasks.jobs import refresh_measured_times
 from tests.fixtures.users import RequesterFactory
 from tests.marketplace.conftest import balance, csv_bytes, escrow, fund, make_project, upload
 from tests.marketplace.test_selectors import _assign
@@ -482,6 +483,7 @@ def test_progress_partial_shows_states_spend_and_measured_rate(rclient, requeste
             ("rejected", 90),
         ],
     )
+    refresh_measured_times()
     html = rclient.get(
         reverse("requester:batch_progress", args=[batch.pk]), HTTP_HX_REQUEST="true"
     ).content.decode()

@@ -1,0 +1,115 @@
+"""The one way to take row and key locks across apps (modelled on pretix's
+``lock_objects``).
+
+* ``lock_batches(exclusive=[...], shared=[...])`` locks batch rows: ``FOR NO KEY
+  UPDATE`` for status moves (publish, pause, resume, cancel, expiry), ``FOR SHARE`` for
+  readers that must see a status nobody changes before they commit.
+* ``lock_keys(namespace, keys)`` takes transaction-scoped advisory locks (e.g. one per
+  worker, so that one worker's concurrent claims count their holdings one at a time).
+
+Every function here:
+
+* refuses to run outside ``transaction.atomic`` (a lock taken in autocommit mode is
+  released at once and protects nothing): ``RuntimeError``;
+* takes its keys in ascending order, so two callers locking overlapping sets cannot
+  deadlock; a key asked for in both modes is locked exclusively;
+* sets ``lock_timeout`` for the rest of the transaction (``FAIRTASK_LOCK_TIMEOUT_MS``,
+  default 5000) so that nobody queues for ever behind a stuck transaction, and turns a
+  timeout into ``ApplicationError`` (code ``busy``, status 503, "try again"). The
+  transaction is then aborted: let the error propagate out of ``atomic``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import OperationalError, connection
+
+from core.errors import ApplicationError
+
+# PostgreSQL's SQLSTATE for lock_timeout.
+LOCK_NOT_AVAILABLE = "55P03"
+
+# Advisory-lock namespaces (first int of pg_advisory_xact_lock(int, int)).
+WORKER_CLAIMS = 0x46540010
+
+
+def busy_error() -> ApplicationError:
+    return ApplicationError(
+        "Someone else is changing this right now; please try again in a moment.",
+        code="busy",
+        status=503,
+    )
+
+
+def _require_atomic() -> None:
+    if not connection.in_atomic_block:
+        raise RuntimeError("locks must be taken inside transaction.atomic")
+
+
+def _timeout_sql() -> str:
+    ms = int(getattr(settings, "FAIRTASK_LOCK_TIMEOUT_MS", 5000))
+    return f"SET LOCAL lock_timeout = {max(ms, 1)}"
+
+
+def _run(sql: str) -> None:
+    """Run ``sql`` (ids already validated as ints: simple-query protocol, one round
+    trip for the timeout and the lock), mapping a lock timeout to ``busy``."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise busy_error() from exc
+        raise
+
+
+def _ids(values: Iterable[int]) -> set[int]:
+    return {int(v) for v in values}
+
+
+def lock_batches(*, exclusive: Iterable[int] = (), shared: Iterable[int] = ()) -> None:
+    """Lock batch rows by id until the transaction ends, in ascending id order.
+    ``exclusive``: ``FOR NO KEY UPDATE`` (does not conflict with the ``FOR KEY SHARE``
+    that inserting tasks takes through the foreign key); ``shared``: ``FOR SHARE``.
+    Ids that do not exist are ignored (the caller reads the row afterwards)."""
+    _require_atomic()
+    ex = _ids(exclusive)
+    sh = _ids(shared) - ex
+    if not ex and not sh:
+        return
+    statements = [_timeout_sql()]
+    # Consecutive runs of one mode, in id order: the overall order stays ascending.
+    run: list[int] = []
+    mode = ""
+    for pk in sorted(ex | sh):
+        m = "NO KEY UPDATE" if pk in ex else "SHARE"
+        if run and m != mode:
+            statements.append(_batch_lock_sql(run, mode))
+            run = []
+        run.append(pk)
+        mode = m
+    statements.append(_batch_lock_sql(run, mode))
+    _run("; ".join(statements))
+
+
+def _batch_lock_sql(ids: list[int], mode: str) -> str:
+    id_list = ",".join(str(i) for i in ids)
+    return f"SELECT id FROM marketplace_batch WHERE id IN ({id_list}) ORDER BY id FOR {mode}"  # noqa: S608 - ints
+
+
+def lock_keys(namespace: int, keys: Iterable[int]) -> None:
+    """Transaction-scoped advisory locks ``(namespace, key)``, in ascending key order."""
+    _require_atomic()
+    ordered = sorted(_ids(keys))
+    if not ordered:
+        return
+    # int4 keys: ids beyond 2^31 wrap (two keys sharing a lock only wait more, never less).
+    locks = ", ".join(
+        f"pg_advisory_xact_lock({int(namespace)}, {k % 2_147_483_647})" for k in ordered
+    )
+    _run(f"{_timeout_sql()}; SELECT {locks}")
+
+
+__all__ = ["WORKER_CLAIMS", "busy_error", "lock_batches", "lock_keys"]

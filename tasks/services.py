@@ -1,0 +1,677 @@
+"""Write services of the worker side: claim, submit, return, expire, and the one
+``transition()`` every assignment move goes through.
+
+Locks, in the order any one transaction takes them (see ``docs/architecture.md``,
+"Locking"):
+
+1. the worker's claim key (advisory, ``marketplace.locking.lock_keys``): one claim of a
+   worker at a time, so the hoarding limit counts holdings nobody else is changing;
+2. the assignment row (submit, return, expiry, review);
+3. the task row (claim: ``FOR UPDATE SKIP LOCKED``, never waits; return/expiry: the
+   slot given back);
+4. one ``BatchCounter`` row of the batch (every move, last, so it is held briefly);
+   a claim reads the batch status *after* it, see ``marketplace.counters``.
+
+Expected failures raise ``core.errors.ApplicationError`` with a code and an HTTP status;
+nothing is changed then.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.errors import ApplicationError
+from marketplace import counters, templating
+from marketplace.locking import WORKER_CLAIMS, lock_batches, lock_keys
+from marketplace.models import (
+    BATCH_OPEN_STATUSES,
+    Batch,
+    BatchStatus,
+    Project,
+    ProjectStatus,
+    Task,
+    User,
+)
+from tasks.models import (
+    ASSIGNMENT_TRANSITIONS,
+    Assignment,
+    AssignmentEvent,
+    AssignmentStatus,
+    token_mac,
+)
+
+# The claim's guard against a concurrent cancel: False = the counter-row protocol
+# (``marketplace.counters``), True = ``FOR SHARE`` on the batch row. Chosen by
+# the figures of ``bench/claim_protocol.py`` (docs/performance.md); kept switchable
+# only so that the benchmark can measure both.
+CLAIM_SHARE_LOCK = False
+
+_STATE_TEXT = {
+    AssignmentStatus.ACCEPTED: "is in progress",
+    AssignmentStatus.SUBMITTED: "has been submitted",
+    AssignmentStatus.APPROVED: "has been approved",
+    AssignmentStatus.REJECTED: "has been rejected",
+    AssignmentStatus.RETURNED: "was returned",
+    AssignmentStatus.EXPIRED: "has expired",
+}
+_VERB_TEXT = {
+    AssignmentStatus.SUBMITTED: "submitted",
+    AssignmentStatus.APPROVED: "approved",
+    AssignmentStatus.REJECTED: "rejected",
+    AssignmentStatus.RETURNED: "returned",
+    AssignmentStatus.EXPIRED: "expired",
+}
+
+
+def _max_accepted() -> int:
+    return int(getattr(settings, "FAIRTASK_MAX_ACCEPTED", 5))
+
+
+def _claims_per_minute() -> int:
+    return int(getattr(settings, "FAIRTASK_CLAIMS_PER_MINUTE", 60))
+
+
+def _max_answer_bytes() -> int:
+    return int(getattr(settings, "FAIRTASK_MAX_ANSWER_BYTES", 64 * 1024))
+
+
+# --- The one place an assignment changes state ----------------------------------------------
+
+
+def transition(
+    *,
+    assignment: Assignment,
+    to: str,
+    actor: User | None,
+    reason: str = "",
+    now: datetime | None = None,
+    update_fields: tuple[str, ...] = (),
+) -> AssignmentEvent:
+    """Move ``assignment`` to ``to`` if ``ASSIGNMENT_TRANSITIONS`` allows it, save
+    ``status`` and ``update_fields``, write an ``AssignmentEvent`` (old, new, actor,
+    time, reason) and add the move to the batch's counters, all in the caller's
+    transaction. The caller holds the assignment row lock (``select_for_update``) and
+    has re-read it. Raises ApplicationError ``illegal_transition`` (409)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("transition must run inside transaction.atomic with the row locked")
+    old = assignment.status
+    if to not in ASSIGNMENT_TRANSITIONS[old]:
+        raise ApplicationError(
+            f"This assignment {_STATE_TEXT[AssignmentStatus(old)]} and cannot be "
+            f"{_VERB_TEXT.get(AssignmentStatus(to), to)}.",
+            code="illegal_transition",
+            status=409,
+            extra={"status": old, "requested": to},
+        )
+    now = now or timezone.now()
+    assignment.status = to
+    assignment.save(update_fields=["status", *update_fields])
+    cost = assignment.reward_cents + assignment.fee_cents
+    deltas: dict[str, int] = {old: -1, to: 1}
+    if to in (AssignmentStatus.RETURNED, AssignmentStatus.EXPIRED):
+        deltas["owed_cents"] = -cost  # the slot and its money are free again
+    elif to == AssignmentStatus.SUBMITTED and assignment.submitted_at is not None:
+        deltas["work_seconds"] = int(
+            (assignment.submitted_at - assignment.accepted_at).total_seconds()
+        )
+    elif to == AssignmentStatus.APPROVED:
+        deltas["spend_cents"] = cost
+    counters.counters_add(batch_id=assignment.batch_id, deltas=deltas)
+    return AssignmentEvent.objects.create(
+        assignment=assignment,
+        old_status=old,
+        new_status=to,
+        actor=actor,
+        reason=reason,
+        created_at=now,
+    )
+
+
+def assignment_mark_settled(*, assignment: Assignment, now: datetime | None = None) -> None:
+    """Record that the assignment's money has left the batch escrow (settlement of an
+    approval, or a final rejection returned to the requester): ``settled_at`` and the
+    batch's ``owed_cents``. Idempotent. The caller (settlement, in the transaction that
+    posts the ledger entries) holds the assignment row lock."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("assignment_mark_settled must run inside transaction.atomic")
+    if assignment.settled_at is not None:
+        return
+    if assignment.status not in (AssignmentStatus.APPROVED, AssignmentStatus.REJECTED):
+        raise ApplicationError(
+            "Only approved or rejected work can be settled.", code="not_settleable", status=409
+        )
+    assignment.settled_at = now or timezone.now()
+    assignment.save(update_fields=["settled_at"])
+    counters.counters_add(
+        batch_id=assignment.batch_id,
+        deltas={"owed_cents": -(assignment.reward_cents + assignment.fee_cents)},
+    )
+
+
+# --- Claim ---------------------------------------------------------------------------------
+
+
+def _refuse_worker(worker: User, project: Project) -> None:
+    if not worker.is_active or not worker.is_worker:
+        raise ApplicationError(
+            "Only workers can accept tasks; add the worker role to your account first.",
+            code="not_a_worker",
+            status=403,
+        )
+    if project.owner_id == worker.pk:
+        raise ApplicationError(
+            "This is your own project: you cannot accept your own tasks.",
+            code="own_task",
+            status=403,
+        )
+    if project.status != ProjectStatus.ACTIVE:
+        raise ApplicationError(
+            "This project is archived and has no work to take.", code="no_open_work", status=409
+        )
+
+
+def _rate_limit(worker: User, now: datetime) -> None:
+    """Fixed one-minute window per worker in the shared cache (Redis in production)."""
+    limit = _claims_per_minute()
+    key = f"fairtask:claims:{worker.pk}:{int(now.timestamp()) // 60}"
+    if cache.add(key, 1, timeout=120):
+        count = 1
+    else:
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=120)
+            count = 1
+    if count > limit:
+        raise ApplicationError(
+            f"You are accepting tasks too fast (at most {limit} a minute); wait a moment and try again.",
+            code="rate_limited",
+            status=429,
+        )
+
+
+def _closed_batch_error(batch: Batch, now: datetime) -> ApplicationError | None:
+    if (
+        batch.status in BATCH_OPEN_STATUSES
+        and batch.expires_at is not None
+        and batch.expires_at > now
+    ):
+        return None
+    if batch.status == BatchStatus.PAUSED:
+        text, code = (
+            "The requester has paused this batch; its tasks cannot be accepted now.",
+            "batch_paused",
+        )
+    elif batch.status == BatchStatus.CANCELLED:
+        text, code = (
+            "The requester has cancelled this batch; its tasks cannot be accepted.",
+            "batch_cancelled",
+        )
+    elif batch.status == BatchStatus.EXPIRED or batch.status in BATCH_OPEN_STATUSES:
+        text, code = "This batch has expired; its tasks cannot be accepted.", "batch_expired"
+    else:
+        text, code = "This batch's tasks are not available.", "batch_closed"
+    return ApplicationError(text, code=code, status=409)
+
+
+def _hold_claim_slot(worker: User) -> None:
+    """Serialise this worker's claims and enforce the hoarding limit."""
+    lock_keys(WORKER_CLAIMS, [worker.pk])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM tasks_assignment WHERE worker_id = %s AND status = 'accepted'",
+            [worker.pk],
+        )
+        holding = cursor.fetchone()[0]
+    limit = _max_accepted()
+    if holding >= limit:
+        raise ApplicationError(
+            f"You already hold {holding} accepted tasks (the limit is {limit}); submit or return one first.",
+            code="too_many_accepted",
+            status=409,
+            extra={"holding": holding, "limit": limit},
+        )
+
+
+_TAKE_NEXT_SQL = """
+UPDATE marketplace_task t SET assignments_taken = t.assignments_taken + 1
+WHERE t.id = (
+    SELECT o.id FROM marketplace_task o
+    WHERE o.batch_id = %s AND o.assignments_taken < o.assignments_needed
+      AND NOT EXISTS (SELECT 1 FROM tasks_assignment a WHERE a.task_id = o.id AND a.worker_id = %s)
+    ORDER BY o.row_number
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING t.id
+"""
+
+_TAKE_ONE_SQL = """
+UPDATE marketplace_task SET assignments_taken = assignments_taken + 1
+WHERE id = %s AND assignments_taken < assignments_needed
+RETURNING id
+"""
+
+
+def _create(*, worker: User, batch: Batch, task_id: int, now: datetime) -> Assignment:
+    """Insert the assignment for a slot just taken, its event and counters, then check
+    that the batch is still open (after the counter row lock: see module docstring)."""
+    assert batch.reward_cents is not None and batch.fee_cents is not None  # published
+    assignment = Assignment.objects.create(
+        task_id=task_id,
+        batch_id=batch.pk,
+        worker=worker,
+        status=AssignmentStatus.ACCEPTED,
+        accepted_at=now,
+        deadline=now + timedelta(seconds=batch.project.time_allotted_seconds),
+        reward_cents=batch.reward_cents,
+        fee_cents=batch.fee_cents,
+        submit_nonce=secrets.token_hex(16),
+    )
+    AssignmentEvent.objects.create(
+        assignment=assignment,
+        old_status="",
+        new_status=AssignmentStatus.ACCEPTED,
+        actor=worker,
+        created_at=now,
+    )
+    counters.counters_add(
+        batch_id=batch.pk,
+        deltas={"accepted": 1, "owed_cents": batch.reward_cents + batch.fee_cents},
+    )
+    if not CLAIM_SHARE_LOCK:
+        current = Batch.objects.only("status", "expires_at").get(pk=batch.pk)
+        error = _closed_batch_error(current, now)
+        if error is not None:
+            raise error
+    return assignment
+
+
+def _guard(batch: Batch, now: datetime) -> None:
+    if CLAIM_SHARE_LOCK:
+        lock_batches(shared=[batch.pk])
+        batch.refresh_from_db(fields=["status", "expires_at"])
+    error = _closed_batch_error(batch, now)
+    if error is not None:
+        raise error
+
+
+def assignment_claim(*, worker: User, project: Project, now: datetime | None = None) -> Assignment:
+    """Give ``worker`` the next free task of ``project`` (oldest published batch first,
+    row order within it) in one short transaction, without waiting on other workers'
+    claims (``SKIP LOCKED``). The database backs the rules: a task never has more
+    assignments than it needs (CHECK on ``Task``), never two by one worker (UNIQUE).
+
+    Raises ApplicationError: ``not_a_worker`` (403), ``own_task`` (403), ``rate_limited``
+    (429), ``too_many_accepted`` (409), ``batch_paused`` / ``batch_cancelled`` /
+    ``batch_expired`` (409, when the project has no open batch and its latest one is
+    so), ``no_open_work`` (409), ``no_task_left`` (409: every open task is done by this
+    worker or taken), ``busy`` (503)."""
+    now = now or timezone.now()
+    _refuse_worker(worker, project)
+    _rate_limit(worker, now)
+    batches = list(
+        Batch.objects.filter(
+            project_id=project.pk, status__in=BATCH_OPEN_STATUSES, expires_at__gt=now
+        )
+        .select_related("project")
+        .order_by("published_at", "pk")
+    )
+    if not batches:
+        latest = (
+            Batch.objects.filter(project_id=project.pk, published_at__isnull=False)
+            .order_by("-published_at", "-pk")
+            .first()
+        )
+        error = _closed_batch_error(latest, now) if latest is not None else None
+        raise error or ApplicationError(
+            "This project has no open work right now.", code="no_open_work", status=409
+        )
+    with transaction.atomic():
+        _hold_claim_slot(worker)
+        for batch in batches:
+            if CLAIM_SHARE_LOCK:
+                try:
+                    _guard(batch, now)
+                except ApplicationError:
+                    continue
+            with connection.cursor() as cursor:
+                cursor.execute(_TAKE_NEXT_SQL, [batch.pk, worker.pk])
+                row = cursor.fetchone()
+            if row is not None:
+                return _create(worker=worker, batch=batch, task_id=row[0], now=now)
+    raise ApplicationError(
+        "No task of this project is left for you: you have done every open one, or others hold them.",
+        code="no_task_left",
+        status=409,
+    )
+
+
+def assignment_claim_task(*, worker: User, task: Task, now: datetime | None = None) -> Assignment:
+    """Accept one given task (from its preview). Same rules and errors as
+    ``assignment_claim``, plus ``already_worked`` (409: this worker has an assignment of
+    it, whatever its state) and ``task_full`` (409: it has all the workers it needs)."""
+    now = now or timezone.now()
+    batch = Batch.objects.select_related("project").get(pk=task.batch_id)
+    _refuse_worker(worker, batch.project)
+    error = _closed_batch_error(batch, now)
+    if error is not None:
+        raise error
+    _rate_limit(worker, now)
+    with transaction.atomic():
+        _hold_claim_slot(worker)
+        if Assignment.objects.filter(task_id=task.pk, worker_id=worker.pk).exists():
+            raise ApplicationError(
+                "You have already worked on this task; each worker does a task once.",
+                code="already_worked",
+                status=409,
+            )
+        _guard(batch, now)
+        with connection.cursor() as cursor:
+            cursor.execute(_TAKE_ONE_SQL, [task.pk])
+            row = cursor.fetchone()
+        if row is None:
+            raise ApplicationError(
+                "This task already has all the workers it needs.", code="task_full", status=409
+            )
+        return _create(worker=worker, batch=batch, task_id=task.pk, now=now)
+
+
+def assignment_claim_next(
+    *, worker: User, after: Assignment, now: datetime | None = None
+) -> Assignment:
+    """Accept next: the next free task of the same project as ``after`` (which must be
+    the worker's). Errors as ``assignment_claim``; 404 for someone else's assignment."""
+    if after.worker_id != worker.pk:
+        raise _not_found()
+    project = Project.objects.get(
+        pk=Batch.objects.values_list("project_id", flat=True).get(pk=after.batch_id)
+    )
+    return assignment_claim(worker=worker, project=project, now=now)
+
+
+# --- Submit ----------------------------------------------------------------------------------
+
+
+def _not_found() -> ApplicationError:
+    return ApplicationError("Assignment not found.", code="not_found", status=404)
+
+
+def _bad_token() -> ApplicationError:
+    return ApplicationError(
+        "This submission's token is not valid for any assignment.", code="invalid_token", status=403
+    )
+
+
+def parse_token(token: str) -> int:
+    """The assignment id in a submit token (``<id>.<mac>``), or ``invalid_token``."""
+    head, sep, _mac = (token or "").partition(".")
+    if not sep or not head.isascii() or not head.isdigit() or len(head) > 18:
+        raise _bad_token()
+    return int(head)
+
+
+def _check_token(assignment: Assignment, token: str) -> None:
+    _head, _sep, mac = token.partition(".")
+    if not secrets.compare_digest(
+        mac.encode(), token_mac(assignment.pk, assignment.submit_nonce).encode()
+    ):
+        raise _bad_token()
+
+
+def clean_answers(*, answers: Any, allowed: frozenset[str]) -> dict[str, str | list[str]]:
+    """Answers as stored: field name -> text (or list of texts, for a field with several
+    values). Raises ApplicationError ``invalid_answers`` (400) for anything but that,
+    for fields the task's form does not have (``extra.unknown``), and
+    ``answers_too_large`` (413) above ``FAIRTASK_MAX_ANSWER_BYTES`` (UTF-8 JSON)."""
+    if not isinstance(answers, Mapping):
+        raise ApplicationError(
+            "Answers must be an object of field names to values.", code="invalid_answers"
+        )
+    cleaned: dict[str, str | list[str]] = {}
+    for key, value in answers.items():
+        if not isinstance(key, str):
+            raise ApplicationError("Answer field names must be text.", code="invalid_answers")
+        if isinstance(value, str):
+            cleaned[key] = value
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            cleaned[key] = list(value)
+        else:
+            raise ApplicationError(
+                f"The answer to “{key[:80]}” must be text or a list of texts.",
+                code="invalid_answers",
+                field=key[:80],
+            )
+    unknown = sorted(set(cleaned) - allowed)
+    if unknown:
+        shown = ", ".join(f"“{u[:80]}”" for u in unknown[:5])
+        raise ApplicationError(
+            f"This task's form has no field {shown}; nothing was saved.",
+            code="invalid_answers",
+            extra={"unknown": [u[:80] for u in unknown[:20]]},
+        )
+    size = len(json.dumps(cleaned, ensure_ascii=False).encode())
+    limit = _max_answer_bytes()
+    if size > limit:
+        raise ApplicationError(
+            f"The answers are {size:,} bytes, more than the {limit:,} bytes allowed; nothing was saved.",
+            code="answers_too_large",
+            status=413,
+            extra={"size": size, "limit": limit},
+        )
+    return cleaned
+
+
+def _not_open_error(assignment: Assignment) -> ApplicationError:
+    if assignment.status in (
+        AssignmentStatus.SUBMITTED,
+        AssignmentStatus.APPROVED,
+        AssignmentStatus.REJECTED,
+    ):
+        return ApplicationError(
+            "This task was already submitted; the first submission is kept.",
+            code="already_submitted",
+            status=409,
+        )
+    if assignment.status == AssignmentStatus.RETURNED:
+        return ApplicationError(
+            "You returned this task, so it can no longer be submitted.", code="returned", status=409
+        )
+    return ApplicationError(
+        "The time allotted for this task ran out and it was released; it can no longer be submitted.",
+        code="expired",
+        status=409,
+    )
+
+
+def assignment_submit(*, token: str, answers: Any, now: datetime | None = None) -> Assignment:
+    """Store the answers of the assignment ``token`` belongs to (the work frame's
+    submission; the token, not a session, is the credential) and move it to
+    ``submitted``, freezing ``auto_approve_at`` = now + the project's auto-approval
+    delay. Only fields the task's form has are accepted, up to the size limit.
+
+    Locks the assignment row, then one counter row. Raises ApplicationError:
+    ``invalid_token`` (403), ``already_submitted`` (409; the first is kept), ``returned``
+    / ``expired`` (409), ``deadline_passed`` (409), ``invalid_answers`` (400),
+    ``answers_too_large`` (413). Nothing changes on error."""
+    now = now or timezone.now()
+    assignment_id = parse_token(token)
+    with transaction.atomic():
+        assignment = (
+            Assignment.objects.select_for_update(of=("self",))
+            .select_related("task", "batch__project")
+            .filter(pk=assignment_id)
+            .first()
+        )
+        if assignment is None:
+            raise _bad_token()
+        _check_token(assignment, token)
+        if assignment.status != AssignmentStatus.ACCEPTED:
+            raise _not_open_error(assignment)
+        if now >= assignment.deadline:
+            raise ApplicationError(
+                "The time allotted for this task ran out at "
+                f"{timezone.localtime(assignment.deadline):%H:%M:%S %Z}; the answers were not saved.",
+                code="deadline_passed",
+                status=409,
+            )
+        html = templating.render(assignment.batch.template_html, assignment.task.data)
+        assignment.answers = clean_answers(answers=answers, allowed=templating.field_names(html))
+        assignment.submitted_at = now
+        assignment.auto_approve_at = now + assignment.batch.project.auto_approval_delay
+        transition(
+            assignment=assignment,
+            to=AssignmentStatus.SUBMITTED,
+            actor=assignment.worker,
+            now=now,
+            update_fields=("answers", "submitted_at", "auto_approve_at"),
+        )
+        return assignment
+
+
+# --- Return and expiry -----------------------------------------------------------------------
+
+
+def _release_slot(assignment: Assignment) -> None:
+    updated = Task.objects.filter(pk=assignment.task_id, assignments_taken__gt=0).update(
+        assignments_taken=F("assignments_taken") - 1
+    )
+    if updated != 1:
+        raise RuntimeError(f"task {assignment.task_id} had no slot to release")
+
+
+def assignment_return(
+    *, worker: User, assignment_id: int, now: datetime | None = None
+) -> Assignment:
+    """Give an accepted task back: its slot is free for others at once. Locks the
+    assignment row, the task row, one counter row. Raises ApplicationError: someone
+    else's or no such assignment (404, ``not_found``), ``already_returned`` (409),
+    ``illegal_transition`` (409: submitted, expired, ...)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        assignment = (
+            Assignment.objects.select_for_update()
+            .filter(pk=assignment_id, worker_id=worker.pk)
+            .first()
+        )
+        if assignment is None:
+            raise _not_found()
+        if assignment.status == AssignmentStatus.RETURNED:
+            raise ApplicationError(
+                "You already returned this task.", code="already_returned", status=409
+            )
+        transition(assignment=assignment, to=AssignmentStatus.RETURNED, actor=worker, now=now)
+        _release_slot(assignment)
+        return assignment
+
+
+def assignment_expire(*, assignment_id: int, now: datetime | None = None) -> bool:
+    """Expire one accepted assignment past its deadline and free its slot. Safe to run
+    twice and next to a submit: the row is locked ``SKIP LOCKED`` (a submit in flight
+    decides), then re-checked. Returns whether it expired it."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        assignment = (
+            Assignment.objects.select_for_update(skip_locked=True)
+            .filter(pk=assignment_id, status=AssignmentStatus.ACCEPTED, deadline__lte=now)
+            .first()
+        )
+        if assignment is None:
+            return False
+        transition(
+            assignment=assignment,
+            to=AssignmentStatus.EXPIRED,
+            actor=None,
+            now=now,
+            reason="time allotted ran out",
+        )
+        _release_slot(assignment)
+        return True
+
+
+def assignments_due(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
+    """Ids of accepted assignments past their deadline, oldest first (partial index)."""
+    now = now or timezone.now()
+    return list(
+        Assignment.objects.filter(status=AssignmentStatus.ACCEPTED, deadline__lte=now)
+        .order_by("deadline")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def assignments_expire(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Expire every accepted assignment past its deadline (each in its own transaction);
+    returns how many. The ``expire_assignments`` job runs this."""
+    now = now or timezone.now()
+    return sum(
+        assignment_expire(assignment_id=pk, now=now) for pk in assignments_due(now=now, limit=limit)
+    )
+
+
+__all__ = [
+    "assignment_claim",
+    "assignment_claim_next",
+    "assignment_claim_task",
+    "assignment_expire",
+    "assignment_mark_settled",
+    "assignment_return",
+    "assignment_submit",
+    "assignments_due",
+    "assignments_expire",
+    "clean_answers",
+    "measured_times_refresh",
+    "parse_token",
+    "transition",
+]
+
+
+# --- Measured times ----------------------------------------------------------------------------
+
+_MEDIANS_SQL = """
+WITH live AS (
+    SELECT id, project_id FROM marketplace_batch WHERE status IN ('published', 'paused')
+), per_batch AS (
+    SELECT a.batch_id,
+           percentile_cont(0.5) WITHIN GROUP (
+               ORDER BY extract(epoch FROM a.submitted_at - a.accepted_at)) AS median
+    FROM tasks_assignment a JOIN live ON live.id = a.batch_id
+    WHERE a.submitted_at IS NOT NULL
+    GROUP BY a.batch_id
+), b AS (
+    UPDATE marketplace_batch SET measured_median_seconds = round(per_batch.median)::int
+    FROM per_batch WHERE marketplace_batch.id = per_batch.batch_id
+    RETURNING marketplace_batch.id
+), per_project AS (
+    SELECT b2.project_id,
+           percentile_cont(0.5) WITHIN GROUP (
+               ORDER BY extract(epoch FROM a.submitted_at - a.accepted_at)) AS median,
+           count(*) AS n
+    FROM tasks_assignment a JOIN marketplace_batch b2 ON b2.id = a.batch_id
+    WHERE a.submitted_at IS NOT NULL
+      AND b2.project_id IN (SELECT project_id FROM live)
+    GROUP BY b2.project_id
+)
+UPDATE marketplace_project p
+SET measured_median_seconds = round(per_project.median)::int, measured_count = per_project.n
+FROM per_project WHERE p.id = per_project.project_id
+"""
+
+
+def measured_times_refresh() -> int:
+    """Store the median work time (accepted → submitted) of handed-in assignments on
+    each live batch and on the projects with live batches, for pages and task cards to
+    read. Returns the number of projects updated. One statement; takes no row locks
+    beyond the updated batch and project rows."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_MEDIANS_SQL)
+        return cursor.rowcount
