@@ -28,7 +28,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApplicationError
@@ -272,7 +272,13 @@ def submit(request: HttpRequest) -> HttpResponse:
             assignment_id = services.parse_token(token)
         except ApplicationError:
             return redirect("work:queue")
-        return redirect("work:assignment", assignment_id)
+        mine = (
+            request.user.is_authenticated
+            and Assignment.objects.filter(
+                pk=assignment_id, worker_id=request.user.pk, status=AssignmentStatus.ACCEPTED
+            ).exists()
+        )
+        return redirect("work:assignment", assignment_id) if mine else redirect("work:queue")
     user = request.user
     if not user.is_authenticated or user.pk != assignment.worker_id:
         messages.success(request, "Submitted. Thank you!")
@@ -465,6 +471,6 @@ def sprint(request: AuthenticatedHttpRequest) -> HttpResponse:
             request, f"Sprint started: {prefs.sprint_minutes} minutes. We'll tell you when to stop."
         )
     nxt = request.POST.get("next", "")
-    if nxt.startswith("/") and not nxt.startswith("//"):
+    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
         return redirect(nxt)
     return redirect("work:dashboard")
