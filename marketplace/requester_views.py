@@ -47,6 +47,7 @@ from marketplace.models import (
 from marketplace.paging import BatchSummaries
 from marketplace.services import api_keys as api_key_services
 from marketplace.services import user_switch_role
+from marketplace.taskpage import task_terms
 from payouts import fees, ledger
 
 PROJECTS_PER_PAGE = 25
@@ -343,6 +344,7 @@ def project_detail(request: RequesterRequest, project_id: int) -> HttpResponse:
             "pricing": selectors.project_pricing(
                 reward_cents=project.reward_cents, estimated_seconds=project.estimated_seconds
             ),
+            "measured": task_terms(project=project),
             "previewable_batches": [s.batch for s in batches if s.batch.task_count],
         },
     )

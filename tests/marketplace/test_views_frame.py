@@ -140,3 +140,32 @@ def test_archived_project_still_previews(rclient, requester):
     project = make_project(requester)
     services.project_archive(project=project, user=requester)
     assert rclient.get(reverse("requester:preview_frame", args=[project.pk])).status_code == 200
+
+
+def test_the_preview_page_pages_through_a_batchs_rows(rclient, requester):
+    project = make_project(requester)
+    batch = upload(project, requester, csv_bytes(3))
+    url = reverse("requester:preview", args=[project.pk])
+    first = rclient.get(url, {"batch": batch.pk})
+    html = first.content.decode()
+    assert first.status_code == 200 and "Row 1 of 3" in html
+    assert f'href="?batch={batch.pk}&amp;row=2"' in html and 'rel="prev"' not in html
+    frame_src = (
+        reverse("requester:preview_frame", args=[project.pk]) + f"?batch={batch.pk}&amp;row=1"
+    )
+    assert f'src="{frame_src}"' in html
+    last = rclient.get(url, {"batch": batch.pk, "row": "99"}).content.decode()  # clamped
+    assert "Row 3 of 3" in last and 'rel="next"' not in last
+    frame = rclient.get(
+        reverse("requester:preview_frame", args=[project.pk]), {"batch": batch.pk, "row": 2}
+    ).content.decode()
+    assert "Ticket number 2," in frame and "Ticket number 1," not in frame
+
+
+def test_the_preview_page_refuses_another_requesters_batch(rclient, requester, other_requester):
+    project = make_project(requester)
+    theirs = upload(make_project(other_requester), other_requester, csv_bytes(2))
+    url = reverse("requester:preview", args=[project.pk])
+    assert rclient.get(url, {"batch": theirs.pk}).status_code == 404
+    mine_elsewhere = upload(make_project(requester), requester, csv_bytes(2))
+    assert rclient.get(url, {"batch": mine_elsewhere.pk}).status_code == 404

@@ -224,3 +224,24 @@ def test_the_queue_lists_accepted_tasks_with_their_deadlines(wclient, worker, re
     # Past its deadline (not yet swept by the expiry job) it is no longer listed.
     Assignment.objects.filter(pk=a.pk).update(deadline=timezone.now())
     assert list(wclient.get(reverse("work:queue")).context["items"]) == []
+
+
+def test_measured_time_reaches_cards_the_task_page_and_the_requester(
+    wclient, client, worker, requester
+):
+    from marketplace import services as mservices
+    from tasks import services
+
+    project, batch = publish_work(requester, rows=10, reward_cents=10, estimated_seconds=30)
+    for seconds in (60, 60, 90, 120, 120):  # median 90 s: 10¢ per 90 s = $4.00/h
+        make_assignment(batch, "submitted", seconds=seconds)
+    services.measured_times_refresh()
+    mservices.listing_refresh()
+    card = wclient.get(reverse("worker_home")).context["page"].object_list[0]
+    assert (card.hourly_rate_cents, card.expected_seconds, card.rate_is_measured) == (400, 90, True)
+    html = wclient.get(reverse("work:preview", args=[project.pk])).content.decode()
+    assert "$4.00/h" in html and "1 min 30 s measured" in html
+    client.force_login(requester)
+    detail = client.get(reverse("requester:project_detail", args=[project.pk])).content.decode()
+    assert "1 min 30 s (median of 5 submissions): $4.00/h" in detail
+    assert "below the $8.00/h floor" in detail
