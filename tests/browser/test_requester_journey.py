@@ -101,7 +101,10 @@ def test_requester_creates_previews_uploads_publishes_and_watches(page: Page, si
     assert (project.reward_cents, project.estimated_seconds) == (10, 30)
     assert project.template_config["labels"] == ["Negative", "Mixed", "Positive"]
 
-    # Preview: the frame shows the sample row; submitting inside it shows the answers.
+    # Preview: the worker's task page with the sample row; submitting inside the frame
+    # shows the answers.
+    page.get_by_role("link", name="Open the preview").click()
+    expect(page.get_by_text("The requester pays a platform fee of $0.02")).to_be_visible()
     frame = page.frame_locator("iframe[name=task-frame]")
     expect(frame.get_by_text("The parcel arrived two days late")).to_be_visible()
     frame.get_by_label("Positive").check()
@@ -111,7 +114,9 @@ def test_requester_creates_previews_uploads_publishes_and_watches(page: Page, si
     assert page.evaluate(
         "document.querySelector('iframe[name=task-frame]').getAttribute('sandbox')"
     ) == ("allow-scripts allow-forms")
-    # A row the requester types.
+    shot(page, "requester-preview")
+    # A row the requester types (on the project page, shown in the preview).
+    page.go_back()
     page.get_by_text("Preview with your own values").click()
     page.get_by_label("text", exact=True).fill("Terrible <b>glue</b>, fell apart")
     page.get_by_role("button", name="Show in the preview").click()
@@ -299,7 +304,7 @@ def test_template_scripts_cannot_reach_the_session_or_the_api(page: Page, site):
     assert any(
         c["name"] == "sessionid" for c in page.context.cookies()
     )  # there is a session to steal
-    page.goto(f"{site}/requester/projects/{project.pk}/")
+    page.goto(f"{site}/requester/projects/{project.pk}/preview/")
     frame = page.frame_locator("iframe[name=task-frame]")
     expect(frame.locator("#origin")).to_have_value("null")  # an opaque origin
     expect(frame.locator("#fetch")).to_have_value(
@@ -315,13 +320,13 @@ def test_template_scripts_cannot_reach_the_session_or_the_api(page: Page, site):
     expect(answers).to_contain_text('"origin": "null"')
     assert "sessionid" not in answers.inner_text()
     # Opened directly in a tab, the frame is still sandboxed (CSP sandbox).
-    page.goto(f"{site}/frame/preview/project/{project.pk}/")
+    page.goto(f"{site}/requester/projects/{project.pk}/preview/frame")
     expect(page.locator("#origin")).to_have_value("null")
     assert page.evaluate(
         "() => { try { return document.cookie; } catch (e) { return 'blocked:' + e.name; } }"
     ) in ("", "blocked:SecurityError")
     # A look-alike message from another window is ignored by the preview page.
-    page.goto(f"{site}/requester/projects/{project.pk}/")
+    page.goto(f"{site}/requester/projects/{project.pk}/preview/")
     page.evaluate("window.postMessage({type: 'fairtask:submit', answers: {forged: 'yes'}}, '*')")
     page.wait_for_timeout(200)
     expect(page.locator("#preview-answers")).to_be_hidden()
