@@ -16,6 +16,7 @@ urlpatterns = [
     path("requester/", requester_views.home, name="requester_home"),
     path("requester/", include("marketplace.requester_urls")),
     path("frame/", include("tasks.urls")),
+    path("api/v1/worker/", include("tasks.api_urls")),
     path("api/v1/", include("marketplace.api.urls")),
     re_path(r"^api/", api_not_found),
     path("role/", views.switch_role, name="switch_role"),

@@ -66,15 +66,20 @@ class Assignment(models.Model):
     assignment nonce under ``SECRET_KEY``), not with the worker's session.
     """
 
+    # No single-column indexes on task and worker: the UNIQUE (task, worker) and the
+    # (worker, -accepted_at) indexes lead with them, and every index costs each claim.
     task = models.ForeignKey(
-        "marketplace.Task", on_delete=models.PROTECT, related_name="assignments"
+        "marketplace.Task", on_delete=models.PROTECT, related_name="assignments", db_index=False
     )
     # Denormalised from task.batch: progress, review and the sweeps filter on it.
     batch = models.ForeignKey(
         "marketplace.Batch", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     worker = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="assignments",
+        db_index=False,
     )
     status = models.CharField(
         max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.ACCEPTED
@@ -177,6 +182,7 @@ class AssignmentEvent(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)

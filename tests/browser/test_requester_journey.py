@@ -5,17 +5,16 @@ what a template's own scripts can reach from inside the frame: nothing of ours."
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from marketplace import services
 from marketplace.models import Batch, BatchStatus, Project, Task
 from payouts import ledger
-from tasks.models import Assignment
-from tests.fixtures.users import PASSWORD, RequesterFactory, WorkerFactory
+from tasks import services as task_services
+from tests.fixtures.assignments import make_assignment
+from tests.fixtures.users import PASSWORD, RequesterFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -124,6 +123,7 @@ def test_requester_creates_previews_uploads_publishes_and_watches(page: Page, si
         frame.get_by_text("Terrible <b>glue</b>, fell apart")
     ).to_be_visible()  # escaped, shown as text
     shot(page, "project-detail-preview")
+    page.go_back()
 
     # A bad CSV: refused whole, errors with row and column, nothing created.
     page.get_by_role("link", name="Upload a batch").first.click()
@@ -167,20 +167,12 @@ def test_requester_creates_previews_uploads_publishes_and_watches(page: Page, si
 
     # Progress: workers' work shows up without reloading (htmx polling).
     expect(page.locator("#p-hourly")).to_have_text("—")
-    now = timezone.now()
-    tasks = list(Task.objects.filter(batch=batch).order_by("row_number")[:3])
-    for task, (status, seconds) in zip(
-        tasks, [("approved", 40), ("submitted", 20), ("accepted", None)], strict=True
-    ):
-        Assignment.objects.create(
-            task=task,
-            worker=WorkerFactory(),
-            status=status,
-            accepted_at=now - timedelta(seconds=seconds or 5),
-            submitted_at=now if seconds else None,
-            reward_cents=10,
-            fee_cents=2,
-        )
+    # Work made through the worker-side services (claim, submit, review), then the
+    # measured-times job.
+    make_assignment(batch, "approved", seconds=40)
+    make_assignment(batch, "submitted", seconds=20)
+    make_assignment(batch, "accepted")
+    task_services.measured_times_refresh()
     expect(page.locator("#p-approved")).to_have_text("1", timeout=10_000)
     expect(page.locator("#p-submitted")).to_have_text("1")
     expect(page.locator("#p-accepted")).to_have_text("1")

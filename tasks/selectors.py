@@ -1,0 +1,39 @@
+"""Reads of the worker side. Object-level permission lives here: a worker sees only
+their own assignments (``assignment_for`` raises ``Http404`` for anyone else's, the
+same answer as for an id that does not exist)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from marketplace.models import User
+from tasks.models import Assignment, AssignmentStatus
+
+
+def worker_assignments(worker: User, *, status: str | None = None) -> QuerySet[Assignment]:
+    """The worker's assignments, newest first, with batch and project joined."""
+    qs = Assignment.objects.filter(worker_id=worker.pk).select_related("batch__project")
+    if status is not None:
+        qs = qs.filter(status=status)
+    return qs.order_by("-accepted_at", "-pk")
+
+
+def worker_queue(worker: User) -> QuerySet[Assignment]:
+    """The worker's accepted assignments, the soonest deadline first."""
+    return (
+        Assignment.objects.filter(worker_id=worker.pk, status=AssignmentStatus.ACCEPTED)
+        .select_related("batch__project", "task")
+        .order_by("deadline", "pk")
+    )
+
+
+def assignment_for(worker: User, assignment_id: int | str) -> Assignment:
+    """The worker's assignment ``assignment_id`` (task, batch, project joined);
+    ``Http404`` if it is someone else's or absent."""
+    try:
+        return Assignment.objects.select_related("task", "batch__project").get(
+            pk=int(assignment_id), worker_id=worker.pk
+        )
+    except (Assignment.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise Http404("Assignment not found.") from None
