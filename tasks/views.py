@@ -205,6 +205,14 @@ def _own_assignment(request: AuthenticatedHttpRequest, assignment_id: int) -> As
     return assignment
 
 
+_NO_LONGER_OPEN: dict[str, str] = {
+    AssignmentStatus.SUBMITTED: "you submitted it.",
+    AssignmentStatus.APPROVED: "it was approved.",
+    AssignmentStatus.REJECTED: "it was rejected.",
+    AssignmentStatus.RETURNED: "you returned it.",
+}
+
+
 @require_GET
 @worker_required
 def assignment_page(request: AuthenticatedHttpRequest, assignment_id: int) -> HttpResponse:
@@ -214,12 +222,7 @@ def assignment_page(request: AuthenticatedHttpRequest, assignment_id: int) -> Ht
         messages.info(
             request,
             "That task is no longer open: "
-            + {
-                AssignmentStatus.SUBMITTED: "you submitted it.",
-                AssignmentStatus.APPROVED: "it was approved.",
-                AssignmentStatus.REJECTED: "it was rejected.",
-                AssignmentStatus.RETURNED: "you returned it.",
-            }.get(assignment.status, "its time allotted ran out."),
+            + _NO_LONGER_OPEN.get(str(assignment.status), "its time allotted ran out."),
         )
         return redirect("work:queue")
     project = assignment.batch.project

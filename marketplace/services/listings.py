@@ -122,14 +122,15 @@ def listing_refresh(
         .order_by()
     )
     open_by_project: dict[int, _Open] = {}
-    for row in per_batch if batches else []:
+    for row in per_batch:
         batch = batches[row["batch_id"]]
         entry = open_by_project.setdefault(batch["project_id"], _Open())
         entry.tasks += row["tasks"]
         entry.assignments += int(row["slots"])
-        if entry.reward_cents is None or batch["reward_cents"] < entry.reward_cents:
-            entry.reward_cents = batch["reward_cents"]
-            entry.fee_cents = batch["fee_cents"]
+        reward = batch["reward_cents"] or 0  # published: the terms are snapshotted
+        if entry.reward_cents is None or reward < entry.reward_cents:
+            entry.reward_cents = reward
+            entry.fee_cents = batch["fee_cents"] or 0
 
     if wanted is None:
         showing = ProjectListing.objects.filter(open_assignments__gt=0).values_list(

@@ -228,6 +228,7 @@ def test_pages_fit_a_phone_and_work_with_the_keyboard(browser, live_server):
         ("phone-home", "/requester/"),
         ("phone-project-form", "/requester/projects/new/response_rating/"),
         ("phone-project-detail", f"/requester/projects/{project.pk}/"),
+        ("phone-requester-preview", f"/requester/projects/{project.pk}/preview/?batch={batch.pk}"),
         ("phone-batch", f"/requester/batches/{batch.pk}/"),
         ("phone-upload", f"/requester/projects/{project.pk}/batches/new/"),
         ("phone-api-docs", "/api/v1/docs/"),
