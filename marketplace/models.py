@@ -550,6 +550,9 @@ class ProjectListing(models.Model):
     open_tasks = models.PositiveIntegerField(default=0)
     open_assignments = models.PositiveIntegerField(default=0)
     # The lowest reward (and its fee) among batches with open work: never overstated.
+    # When the last of those batches stops taking claims (its ``expires_at``): the
+    # browser hides the card from then on, before the expiry job has run.
+    live_until = models.DateTimeField(null=True, blank=True)
     reward_cents = models.BigIntegerField(default=0)
     fee_cents = models.BigIntegerField(default=0)
     estimated_seconds = models.PositiveIntegerField(default=1)

@@ -17,7 +17,7 @@ from django.db.models import BooleanField as BooleanOutput
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from marketplace.models import Batch, BatchStatus, ProjectListing, Task, User
+from marketplace.models import BatchStatus, ProjectListing, Task, User
 from tasks.models import Assignment, AssignmentStatus, WorkerPreferences
 
 SORTS = {
@@ -96,13 +96,11 @@ def qualifies_q(record: WorkerRecord) -> Q:
 
 
 def open_listings(*, now: datetime | None = None) -> QuerySet[ProjectListing]:
-    """Listings with open work whose project has a live batch right now. The second
-    condition hides a batch the moment it expires, before the expiry job runs."""
+    """Listings with open work in a batch that still takes claims. ``live_until`` (the
+    last such batch's ``expires_at``) hides a batch the moment it expires, before the
+    expiry job runs; pause and cancel refresh the card as they commit."""
     now = now or timezone.now()
-    live = Batch.objects.filter(
-        project_id=OuterRef("project_id"), status=BatchStatus.PUBLISHED, expires_at__gt=now
-    )
-    return ProjectListing.objects.filter(Exists(live), open_assignments__gt=0)
+    return ProjectListing.objects.filter(open_assignments__gt=0, live_until__gt=now)
 
 
 def browse(

@@ -38,6 +38,7 @@ _OPEN_FIELDS = [
     "owner",
     "open_tasks",
     "open_assignments",
+    "live_until",
     "reward_cents",
     "fee_cents",
     "estimated_seconds",
@@ -60,6 +61,7 @@ class _Open:
     assignments: int = 0
     reward_cents: int | None = None
     fee_cents: int = 0
+    live_until: datetime | None = None
 
 
 def _rate(
@@ -112,7 +114,10 @@ def listing_refresh(
     live = Batch.objects.filter(status=BatchStatus.PUBLISHED, expires_at__gt=now)
     if wanted is not None:
         live = live.filter(project_id__in=wanted)
-    batches = {b["pk"]: b for b in live.values("pk", "project_id", "reward_cents", "fee_cents")}
+    batches = {
+        b["pk"]: b
+        for b in live.values("pk", "project_id", "reward_cents", "fee_cents", "expires_at")
+    }
     per_batch = (
         Task.objects.filter(
             batch_id__in=list(batches), assignments_taken__lt=F("assignments_needed")
@@ -127,6 +132,8 @@ def listing_refresh(
         entry = open_by_project.setdefault(batch["project_id"], _Open())
         entry.tasks += row["tasks"]
         entry.assignments += int(row["slots"])
+        if entry.live_until is None or batch["expires_at"] > entry.live_until:
+            entry.live_until = batch["expires_at"]
         reward = batch["reward_cents"] or 0  # published: the terms are snapshotted
         if entry.reward_cents is None or reward < entry.reward_cents:
             entry.reward_cents = reward
@@ -159,6 +166,7 @@ def listing_refresh(
                 owner_id=project.owner_id,
                 open_tasks=entry.tasks,
                 open_assignments=entry.assignments,
+                live_until=entry.live_until,
                 reward_cents=reward,
                 fee_cents=fee,
                 estimated_seconds=project.estimated_seconds,

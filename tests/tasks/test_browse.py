@@ -46,8 +46,12 @@ def test_paused_cancelled_and_expired_work_disappears(wclient, requester):
 
 def test_an_expired_batch_is_hidden_before_the_expiry_job_runs(wclient, requester):
     project, batch = publish_work(requester)
-    type(batch).objects.filter(pk=batch.pk).update(expires_at=batch.published_at)
-    # The card still says there is work; the live-batch check hides it anyway.
+    listing = ProjectListing.objects.get(project=project)
+    assert listing.live_until == batch.expires_at
+    # The clock passes the batch's expiry; neither the expiry job nor a refresh ran.
+    past = batch.published_at
+    type(batch).objects.filter(pk=batch.pk).update(expires_at=past)
+    ProjectListing.objects.filter(project=project).update(live_until=past)
     assert ProjectListing.objects.get(project=project).open_assignments == 5
     assert _titles(wclient.get(reverse("worker_home"))) == []
 
