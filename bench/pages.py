@@ -11,8 +11,9 @@ Builds, on a dedicated database ``<name>_pages`` (dropped at the end unless
   same size, 3 assignments per task, all uploaded (COPY) and published through the
   services; ``--assignments`` assignments spread over them (accepted, submitted,
   approved, rejected, returned; a pool of ``--pool`` workers);
-* a **small requester** with 1% of that (one project, one batch), whose assignments
-  are made one by one through the real services (``assignment_claim`` →
+* a **small requester** with 1% of the tasks (one project, one batch) and
+  ``--small-assignments`` assignments (default 1%), made one by one through the real
+  services (``assignment_claim`` →
   ``assignment_submit`` → ``transition``).
 
 The big requester's assignments are inserted set-based (one ``INSERT … SELECT`` per
@@ -47,10 +48,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "marketplace.settings.dev"
+    # Development settings with DEBUG off (and the floor URLs, unused here).
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.floor_settings"
     os.environ["DEBUG"] = "0"
     os.environ["CLAIMS_PER_MINUTE"] = "100000000"
     os.environ["API_RATE"] = "100000000/s"
+    os.environ["ALLOWED_HOSTS"] = "testserver,localhost,127.0.0.1"
     import django
 
     django.setup()
@@ -303,6 +306,12 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=10)
     parser.add_argument("--pool", type=int, default=2_000)
     parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument(
+        "--small-assignments",
+        type=int,
+        default=None,
+        help="assignments of the small requester, one by one through the services (default: 1%% of --assignments)",
+    )
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
 
@@ -329,7 +338,12 @@ def main() -> None:
             )
         small = requester("small@bench.example")
         small_tasks = max(1, args.tasks // 100)
-        small_through_services(small, small_tasks, args.assignments // 100)
+        small_assign = (
+            args.small_assignments
+            if args.small_assignments is not None
+            else args.assignments // 100
+        )
+        small_through_services(small, small_tasks, small_assign)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
             cursor.execute(

@@ -2,13 +2,12 @@
 in the move's own transaction, so that progress, spend and what escrow still owes are
 read from a few rows per batch instead of counted over its assignments.
 
-Locking protocol (why a claim takes no lock on the batch row; see
-``docs/architecture.md``, "Locking"): every move that binds or frees escrow updates one
-counter row of its batch, and a claim reads the batch status *after* that update (a
-new statement, so a new snapshot). A cancel or expiry locks the batch row and then all
-of its counter rows (``counters_lock``) before it reads what is owed. Either the claim
-holds its counter row first (the cancel waits for it and then counts it), or the cancel
-does (the claim waits, then sees the batch closed and rolls back).
+Why counters stay exact under concurrency: every move updates its counter row in the
+move's own transaction, so a committed move is counted and a rolled-back one is not.
+Claims and settlements, which bind or free escrow, hold ``FOR SHARE`` on the batch row
+(``marketplace.locking``); a cancel or expiry holds ``FOR NO KEY UPDATE`` on it and then
+locks every counter row of the batch (``counters_lock``) before it reads ``owed_cents``,
+so returns and expiries in flight are waited for too and the amount is exact.
 """
 
 from __future__ import annotations

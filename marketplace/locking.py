@@ -22,6 +22,8 @@ Every function here:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import OperationalError, connection
@@ -53,12 +55,21 @@ def _timeout_sql() -> str:
     return f"SET LOCAL lock_timeout = {max(ms, 1)}"
 
 
-def _run(sql: str) -> None:
+def _run(sql: str) -> list[list[tuple]]:
     """Run ``sql`` (ids already validated as ints: simple-query protocol, one round
-    trip for the timeout and the lock), mapping a lock timeout to ``busy``."""
+    trip for the timeout and the locks), mapping a lock timeout to ``busy``. Returns
+    the rows of each statement that returns rows, in order."""
+    results: list[list[tuple]] = []
     try:
         with connection.cursor() as cursor:
             cursor.execute(sql)
+            raw = cursor.cursor  # psycopg's cursor: one result set per statement
+            while True:
+                if raw.description is not None:
+                    results.append(raw.fetchall())
+                if not raw.nextset():
+                    break
+        return results
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
             raise busy_error() from exc
@@ -69,17 +80,36 @@ def _ids(values: Iterable[int]) -> set[int]:
     return {int(v) for v in values}
 
 
-def lock_batches(*, exclusive: Iterable[int] = (), shared: Iterable[int] = ()) -> None:
-    """Lock batch rows by id until the transaction ends, in ascending id order.
+class LockedBatch(NamedTuple):
+    """A locked batch row's state as of the lock (what a caller checks under it)."""
+
+    id: int
+    status: str
+    expires_at: datetime | None
+
+
+def lock_batches(
+    *,
+    exclusive: Iterable[int] = (),
+    shared: Iterable[int] = (),
+    keys: tuple[int, Iterable[int]] | None = None,
+) -> dict[int, LockedBatch]:
+    """Lock batch rows by id until the transaction ends, in ascending id order, and
+    return their status and ``expires_at`` as read under the lock (one round trip).
     ``exclusive``: ``FOR NO KEY UPDATE`` (does not conflict with the ``FOR KEY SHARE``
     that inserting tasks takes through the foreign key); ``shared``: ``FOR SHARE``.
-    Ids that do not exist are ignored (the caller reads the row afterwards)."""
+    ``keys=(namespace, ids)``: advisory keys (``lock_keys``) taken first, before any
+    row, in the same round trip. Ids that do not exist are absent from the result."""
     _require_atomic()
     ex = _ids(exclusive)
     sh = _ids(shared) - ex
-    if not ex and not sh:
-        return
     statements = [_timeout_sql()]
+    if keys is not None:
+        statements.append(_keys_sql(*keys))
+    if not ex and not sh:
+        if keys is not None:
+            _run("; ".join(statements))
+        return {}
     # Consecutive runs of one mode, in id order: the overall order stays ascending.
     run: list[int] = []
     mode = ""
@@ -91,25 +121,30 @@ def lock_batches(*, exclusive: Iterable[int] = (), shared: Iterable[int] = ()) -
         run.append(pk)
         mode = m
     statements.append(_batch_lock_sql(run, mode))
-    _run("; ".join(statements))
+    results = _run("; ".join(statements))
+    if keys is not None:
+        results = results[1:]  # the advisory locks' row
+    return {row[0]: LockedBatch(*row) for rows in results for row in rows}
 
 
 def _batch_lock_sql(ids: list[int], mode: str) -> str:
     id_list = ",".join(str(i) for i in ids)
-    return f"SELECT id FROM marketplace_batch WHERE id IN ({id_list}) ORDER BY id FOR {mode}"  # noqa: S608 - ints
+    return f"SELECT id, status, expires_at FROM marketplace_batch WHERE id IN ({id_list}) ORDER BY id FOR {mode}"  # noqa: S608 - ints
 
 
 def lock_keys(namespace: int, keys: Iterable[int]) -> None:
     """Transaction-scoped advisory locks ``(namespace, key)``, in ascending key order."""
     _require_atomic()
-    ordered = sorted(_ids(keys))
-    if not ordered:
-        return
+    _run(f"{_timeout_sql()}; {_keys_sql(namespace, keys)}")
+
+
+def _keys_sql(namespace: int, keys: Iterable[int]) -> str:
     # int4 keys: ids beyond 2^31 wrap (two keys sharing a lock only wait more, never less).
-    locks = ", ".join(
-        f"pg_advisory_xact_lock({int(namespace)}, {k % 2_147_483_647})" for k in ordered
-    )
-    _run(f"{_timeout_sql()}; SELECT {locks}")
+    ordered = sorted({int(k) % 2_147_483_647 for k in keys})
+    if not ordered:
+        return "SELECT 1"
+    locks = ", ".join(f"pg_advisory_xact_lock({int(namespace)}, {k})" for k in ordered)
+    return f"SELECT {locks}"
 
 
-__all__ = ["WORKER_CLAIMS", "busy_error", "lock_batches", "lock_keys"]
+__all__ = ["WORKER_CLAIMS", "LockedBatch", "busy_error", "lock_batches", "lock_keys"]

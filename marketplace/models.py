@@ -408,9 +408,9 @@ class Task(models.Model):
     ``assignments_taken`` counts the assignments holding a slot (accepted, submitted,
     approved, rejected); the worker side's claim increments it with a conditional
     ``UPDATE ... WHERE assignments_taken < assignments_needed`` and gives the slot back
-    on return/expiry. The partial index serves "next open task of this batch". A claim
-    must hold ``FOR SHARE`` on the batch row and see it ``published`` with ``expires_at``
-    in the future (see ``marketplace.services.batches`` for why).
+    on return/expiry. The partial index serves "next open task of this batch" in row
+    order. A claim holds ``FOR SHARE`` on the batch row and sees it ``published`` with
+    ``expires_at`` in the future (see ``marketplace.services.batches`` for why).
     """
 
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="tasks", db_index=False)

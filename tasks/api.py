@@ -84,7 +84,7 @@ class ProjectClaimView(WorkerView):
         if project is None:
             return _not_found("Project not found.")
         a = services.assignment_claim(worker=_user(request), project=project)
-        return _one(request, a.pk, code=status.HTTP_201_CREATED)
+        return Response(AssignmentSerializer(a).data, status=status.HTTP_201_CREATED)
 
 
 class TaskClaimView(WorkerView):
@@ -94,7 +94,7 @@ class TaskClaimView(WorkerView):
         if task is None:
             return _not_found("Task not found.")
         a = services.assignment_claim_task(worker=_user(request), task=task)
-        return _one(request, a.pk, code=status.HTTP_201_CREATED)
+        return Response(AssignmentSerializer(a).data, status=status.HTTP_201_CREATED)
 
 
 class AssignmentListView(WorkerView):
@@ -147,7 +147,7 @@ class AssignmentNextView(WorkerView):
     def post(self, request: Request, assignment_id: int) -> Response:
         after = selectors.assignment_for(_user(request), assignment_id)
         a = services.assignment_claim_next(worker=_user(request), after=after)
-        return _one(request, a.pk, code=status.HTTP_201_CREATED)
+        return Response(AssignmentSerializer(a).data, status=status.HTTP_201_CREATED)
 
 
 class SubmitView(APIView):

@@ -7,10 +7,11 @@ Locks, in the order any one transaction takes them (see ``docs/architecture.md``
 1. the worker's claim key (advisory, ``marketplace.locking.lock_keys``): one claim of a
    worker at a time, so the hoarding limit counts holdings nobody else is changing;
 2. the assignment row (submit, return, expiry, review);
+   or, for a claim, ``FOR SHARE`` on the batch row (``marketplace.locking``), under
+   which it checks that the batch is open: a pause, cancel or expiry waits for it;
 3. the task row (claim: ``FOR UPDATE SKIP LOCKED``, never waits; return/expiry: the
    slot given back);
-4. one ``BatchCounter`` row of the batch (every move, last, so it is held briefly);
-   a claim reads the batch status *after* it, see ``marketplace.counters``.
+4. one ``BatchCounter`` row of the batch (every move, last, so it is held briefly).
 
 Expected failures raise ``core.errors.ApplicationError`` with a code and an HTTP status;
 nothing is changed then.
@@ -32,7 +33,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from marketplace import counters, templating
-from marketplace.locking import WORKER_CLAIMS, lock_batches, lock_keys
+from marketplace.locking import WORKER_CLAIMS, lock_batches
 from marketplace.models import (
     BATCH_OPEN_STATUSES,
     Batch,
@@ -49,12 +50,6 @@ from tasks.models import (
     AssignmentStatus,
     token_mac,
 )
-
-# The claim's guard against a concurrent cancel: False = the counter-row protocol
-# (``marketplace.counters``), True = ``FOR SHARE`` on the batch row. Chosen by
-# the figures of ``bench/claim_protocol.py`` (docs/performance.md); kept switchable
-# only so that the benchmark can measure both.
-CLAIM_SHARE_LOCK = False
 
 _STATE_TEXT = {
     AssignmentStatus.ACCEPTED: "is in progress",
@@ -224,24 +219,29 @@ def _closed_batch_error(batch: Batch, now: datetime) -> ApplicationError | None:
     return ApplicationError(text, code=code, status=409)
 
 
-def _hold_claim_slot(worker: User) -> None:
-    """Serialise this worker's claims and enforce the hoarding limit."""
-    lock_keys(WORKER_CLAIMS, [worker.pk])
+def _holding(worker: User) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM tasks_assignment WHERE worker_id = %s AND status = 'accepted'",
             [worker.pk],
         )
-        holding = cursor.fetchone()[0]
-    limit = _max_accepted()
-    if holding >= limit:
-        raise ApplicationError(
-            f"You already hold {holding} accepted tasks (the limit is {limit}); submit or return one first.",
-            code="too_many_accepted",
-            status=409,
-            extra={"holding": holding, "limit": limit},
-        )
+        return int(cursor.fetchone()[0])
 
+
+def _hoarding_error(holding: int) -> ApplicationError:
+    limit = _max_accepted()
+    return ApplicationError(
+        f"You already hold {holding} accepted tasks (the limit is {limit}); submit or return one first.",
+        code="too_many_accepted",
+        status=409,
+        extra={"holding": holding, "limit": limit},
+    )
+
+
+# The hoarding limit is checked inside the statement that takes the slot (a statement
+# after the worker's claim key was taken, so it sees their latest claims): one round
+# trip on the way to success; the count is repeated only to explain a refusal.
+_UNDER_LIMIT = "(SELECT count(*) FROM tasks_assignment h WHERE h.worker_id = %s AND h.status = 'accepted') < %s"
 
 _TAKE_NEXT_SQL = """
 UPDATE marketplace_task t SET assignments_taken = t.assignments_taken + 1
@@ -261,11 +261,15 @@ UPDATE marketplace_task SET assignments_taken = assignments_taken + 1
 WHERE id = %s AND assignments_taken < assignments_needed
 RETURNING id
 """
+_CLAIM_NEXT_SQL = _TAKE_NEXT_SQL.replace(
+    "ORDER BY o.row_number", f"AND {_UNDER_LIMIT}\n    ORDER BY o.row_number"
+)
+_CLAIM_ONE_SQL = _TAKE_ONE_SQL.replace("RETURNING id", f"AND {_UNDER_LIMIT}\nRETURNING id")
 
 
 def _create(*, worker: User, batch: Batch, task_id: int, now: datetime) -> Assignment:
-    """Insert the assignment for a slot just taken, its event and counters, then check
-    that the batch is still open (after the counter row lock: see module docstring)."""
+    """Insert the assignment for a slot just taken, its event, and (last, so the
+    counter row is held for the shortest time) its counters."""
     assert batch.reward_cents is not None and batch.fee_cents is not None  # published
     assignment = Assignment.objects.create(
         task_id=task_id,
@@ -289,21 +293,26 @@ def _create(*, worker: User, batch: Batch, task_id: int, now: datetime) -> Assig
         batch_id=batch.pk,
         deltas={"accepted": 1, "owed_cents": batch.reward_cents + batch.fee_cents},
     )
-    if not CLAIM_SHARE_LOCK:
-        current = Batch.objects.only("status", "expires_at").get(pk=batch.pk)
-        error = _closed_batch_error(current, now)
-        if error is not None:
-            raise error
+    assignment.batch = batch  # with its project: callers render it without a query
     return assignment
 
 
-def _guard(batch: Batch, now: datetime) -> None:
-    if CLAIM_SHARE_LOCK:
-        lock_batches(shared=[batch.pk])
-        batch.refresh_from_db(fields=["status", "expires_at"])
-    error = _closed_batch_error(batch, now)
-    if error is not None:
-        raise error
+def _lock_for_claim(
+    worker: User, batches: list[Batch], now: datetime
+) -> list[ApplicationError | None]:
+    """One round trip: the worker's claim key (one claim of a worker at a time), then
+    ``FOR SHARE`` on the batch rows and their status as of now. A pause, cancel or
+    expiry (``FOR NO KEY UPDATE``) waits for this claim's commit, or this claim sees
+    it; shared, so that claims of one batch never wait on each other here. Returns, per
+    batch, the error that closes it (None: open)."""
+    states = lock_batches(shared=[b.pk for b in batches], keys=(WORKER_CLAIMS, [worker.pk]))
+    errors: list[ApplicationError | None] = []
+    for batch in batches:
+        state = states.get(batch.pk)
+        if state is not None:
+            batch.status, batch.expires_at = state.status, state.expires_at
+        errors.append(_closed_batch_error(batch, now))
+    return errors
 
 
 def assignment_claim(*, worker: User, project: Project, now: datetime | None = None) -> Assignment:
@@ -337,19 +346,22 @@ def assignment_claim(*, worker: User, project: Project, now: datetime | None = N
         raise error or ApplicationError(
             "This project has no open work right now.", code="no_open_work", status=409
         )
+    limit = _max_accepted()
     with transaction.atomic():
-        _hold_claim_slot(worker)
+        closed = [e for e in _lock_for_claim(worker, batches, now) if e is not None]
         for batch in batches:
-            if CLAIM_SHARE_LOCK:
-                try:
-                    _guard(batch, now)
-                except ApplicationError:
-                    continue
+            if _closed_batch_error(batch, now) is not None:
+                continue  # closed since the list was read: try the next batch
             with connection.cursor() as cursor:
-                cursor.execute(_TAKE_NEXT_SQL, [batch.pk, worker.pk])
+                cursor.execute(_CLAIM_NEXT_SQL, [batch.pk, worker.pk, worker.pk, limit])
                 row = cursor.fetchone()
             if row is not None:
                 return _create(worker=worker, batch=batch, task_id=row[0], now=now)
+            holding = _holding(worker)
+            if holding >= limit:
+                raise _hoarding_error(holding)
+    if len(closed) == len(batches):
+        raise closed[-1]
     raise ApplicationError(
         "No task of this project is left for you: you have done every open one, or others hold them.",
         code="no_task_left",
@@ -368,19 +380,24 @@ def assignment_claim_task(*, worker: User, task: Task, now: datetime | None = No
     if error is not None:
         raise error
     _rate_limit(worker, now)
+    limit = _max_accepted()
     with transaction.atomic():
-        _hold_claim_slot(worker)
+        error = _lock_for_claim(worker, [batch], now)[0]
+        if error is not None:
+            raise error
         if Assignment.objects.filter(task_id=task.pk, worker_id=worker.pk).exists():
             raise ApplicationError(
                 "You have already worked on this task; each worker does a task once.",
                 code="already_worked",
                 status=409,
             )
-        _guard(batch, now)
         with connection.cursor() as cursor:
-            cursor.execute(_TAKE_ONE_SQL, [task.pk])
+            cursor.execute(_CLAIM_ONE_SQL, [task.pk, worker.pk, limit])
             row = cursor.fetchone()
         if row is None:
+            holding = _holding(worker)
+            if holding >= limit:
+                raise _hoarding_error(holding)
             raise ApplicationError(
                 "This task already has all the workers it needs.", code="task_full", status=409
             )
@@ -509,7 +526,7 @@ def assignment_submit(*, token: str, answers: Any, now: datetime | None = None) 
     with transaction.atomic():
         assignment = (
             Assignment.objects.select_for_update(of=("self",))
-            .select_related("task", "batch__project")
+            .select_related("task", "batch__project", "worker")
             .filter(pk=assignment_id)
             .first()
         )

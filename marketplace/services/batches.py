@@ -8,11 +8,13 @@ Locking protocol (read this before touching a batch from another app):
   COPY) takes ``FOR KEY SHARE`` on the batch through the foreign key, and those two do
   not conflict: a cancel of another batch, or a progress read, never waits on an import.
 * Whatever binds or frees escrow of a batch outside these services (the worker side's
-  claim, settlement of an approval or a final rejection) must first take
-  ``SELECT ... FOR SHARE`` on the batch row and check its status under that lock. That
-  conflicts with ``FOR NO KEY UPDATE``, so a cancel/expiry computes "escrow still owed to
-  work in progress" from a state nobody can change under it, while claims and
-  settlements of one batch still run concurrently with each other.
+  claim, settlement of an approval or a final rejection) must first take ``FOR SHARE``
+  on the batch row (``marketplace.locking.lock_batches(shared=...)``) and check its
+  status under that lock. That conflicts with ``FOR NO KEY UPDATE``, so a cancel/expiry
+  computes "escrow still owed to work in progress" (``BatchCounter.owed_cents``, after
+  locking the counter rows) from a state nobody can change under it, while claims and
+  settlements of one batch still run concurrently with each other. The figures that
+  chose ``FOR SHARE`` over a lock-free protocol: docs/performance.md, "Claim protocol".
 * Ledger accounts are locked by ``payouts.ledger`` after the batch row (batch first,
   then accounts, always), inside the same transaction, so the money and the status
   move together or not at all.
@@ -549,7 +551,8 @@ def _close(*, batch: Batch, to: str, key_suffix: str, actor: User | None, reason
     if batch.published_at is None:
         batch.escrow_settled_at = now  # a draft never held anything
     else:
-        # No claim, return or settlement of this batch commits while we hold these.
+        # Claims and settlements wait on our batch lock; returns and expiries in flight
+        # on these rows, so the amount owed is exact.
         counters.counters_lock(batch_id=batch.pk)
         balance = ledger.balance_cents(ledger.batch_escrow_account(batch.pk))
         owed = escrow_owed_cents(batch_id=batch.pk)
