@@ -128,6 +128,8 @@ def test_browse_filter_preview_accept_submit_next_and_see_pending_earnings(page:
     expect(countdown).to_have_text(re.compile(r"^\d+:\d\d$"))
     shot(page, "worker-queue")
     page.get_by_role("link", name="Work on it").click()
+    expect(page.get_by_text("Time left:")).to_be_visible()
+    page.wait_for_load_state("load")  # worker.js (deferred) listens for the shortcut
     page.keyboard.press("Alt+r")
     expect(page.get_by_text("Returned: the task is free for others again.")).to_be_visible()
     third = Assignment.objects.get(worker=worker, task__row_number=3)
