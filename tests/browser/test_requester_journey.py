@@ -237,6 +237,15 @@ def test_pages_fit_a_phone_and_work_with_the_keyboard(browser, live_server):
         assert_fits_a_phone(page)
         assert_every_field_has_a_label(page)
         shot(page, name)
+    # The preview pages through the batch's rows, also by keyboard (Alt+N).
+    page.goto(site + f"/requester/projects/{project.pk}/preview/?batch={batch.pk}")
+    frame = page.frame_locator("iframe[name=task-frame]")
+    expect(frame.get_by_text("repot cactus")).to_be_visible()
+    shot(page, "phone-requester-preview")
+    page.wait_for_load_state("load")
+    page.keyboard.press("Alt+n")
+    expect(page.get_by_text("Row 2 of 2")).to_be_visible()
+    expect(frame.get_by_text("best tea")).to_be_visible()
     # Keyboard: from the skip link into the form, typing, Enter submits the form (not
     # the Preview button, which comes first in the page).
     page.goto(site + "/requester/projects/new/sentiment/")
