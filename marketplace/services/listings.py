@@ -132,8 +132,9 @@ def listing_refresh(
         entry = open_by_project.setdefault(batch["project_id"], _Open())
         entry.tasks += row["tasks"]
         entry.assignments += int(row["slots"])
-        if entry.live_until is None or batch["expires_at"] > entry.live_until:
-            entry.live_until = batch["expires_at"]
+        expires = batch["expires_at"]  # set on every live batch (a CHECK says so)
+        if expires is not None and (entry.live_until is None or expires > entry.live_until):
+            entry.live_until = expires
         reward = batch["reward_cents"] or 0  # published: the terms are snapshotted
         if entry.reward_cents is None or reward < entry.reward_cents:
             entry.reward_cents = reward
