@@ -5,17 +5,16 @@ what a template's own scripts can reach from inside the frame: nothing of ours."
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from marketplace import services
 from marketplace.models import Batch, BatchStatus, Project, Task
 from payouts import ledger
-from tasks.models import Assignment
-from tests.fixtures.users import PASSWORD, RequesterFactory, WorkerFactory
+from tasks.jobs import refresh_measured_times
+from tests.fixtures.assignments import make_assignment
+from tests.fixtures.users import PASSWORD, RequesterFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -162,20 +161,9 @@ def test_requester_creates_previews_uploads_publishes_and_watches(page: Page, si
 
     # Progress: workers' work shows up without reloading (htmx polling).
     expect(page.locator("#p-hourly")).to_have_text("—")
-    now = timezone.now()
-    tasks = list(Task.objects.filter(batch=batch).order_by("row_number")[:3])
-    for task, (status, seconds) in zip(
-        tasks, [("approved", 40), ("submitted", 20), ("accepted", None)], strict=True
-    ):
-        Assignment.objects.create(
-            task=task,
-            worker=WorkerFactory(),
-            status=status,
-            accepted_at=now - timedelta(seconds=seconds or 5),
-            submitted_at=now if seconds else None,
-            reward_cents=10,
-            fee_cents=2,
-        )
+    for status, seconds in [("approved", 40), ("submitted", 20), ("accepted", 5)]:
+        make_assignment(batch, status, seconds=seconds)
+    refresh_measured_times()  # the median is the job's
     expect(page.locator("#p-approved")).to_have_text("1", timeout=10_000)
     expect(page.locator("#p-submitted")).to_have_text("1")
     expect(page.locator("#p-accepted")).to_have_text("1")
