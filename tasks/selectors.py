@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import Http404
 
+from marketplace import templating
 from marketplace.models import User
 from tasks.models import Assignment, AssignmentStatus
 
@@ -37,3 +38,9 @@ def assignment_for(worker: User, assignment_id: int | str) -> Assignment:
         )
     except (Assignment.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404("Assignment not found.") from None
+
+
+def assignment_task_html(assignment: Assignment) -> str:
+    """The task as the worker sees it in the frame: the batch's template (the one the
+    rows were validated against) filled with the task's row."""
+    return templating.render(assignment.batch.template_html, assignment.task.data)

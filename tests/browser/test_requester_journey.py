@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from marketplace import services
 from marketplace.models import Batch, BatchStatus, Project, Task
 from payouts import ledger
-from tasks import services as task_services
+from tasks.jobs import refresh_measured_times
 from tests.fixtures.assignments import make_assignment
 from tests.fixtures.users import PASSWORD, RequesterFactory
 
@@ -167,12 +167,9 @@ def test_requester_creates_previews_uploads_publishes_and_watches(page: Page, si
 
     # Progress: workers' work shows up without reloading (htmx polling).
     expect(page.locator("#p-hourly")).to_have_text("—")
-    # Work made through the worker-side services (claim, submit, review), then the
-    # measured-times job.
-    make_assignment(batch, "approved", seconds=40)
-    make_assignment(batch, "submitted", seconds=20)
-    make_assignment(batch, "accepted")
-    task_services.measured_times_refresh()
+    for status, seconds in [("approved", 40), ("submitted", 20), ("accepted", 5)]:
+        make_assignment(batch, status, seconds=seconds)
+    refresh_measured_times()  # the median is the job's
     expect(page.locator("#p-approved")).to_have_text("1", timeout=10_000)
     expect(page.locator("#p-submitted")).to_have_text("1")
     expect(page.locator("#p-accepted")).to_have_text("1")
