@@ -15,6 +15,7 @@ from marketplace.services import (
     batch_import,
     batch_import_abandon,
     batch_release_remaining,
+    listing_refresh,
 )
 from marketplace.services.batches import run_for_each
 
@@ -93,3 +94,10 @@ def expire_batches() -> dict[str, int]:
         leftovers, lambda pk: batch_release_remaining(batch_id=pk), what="final release"
     )
     return {"expired": expired, "final_checks": checked, "imports_requeued": requeued}
+
+
+@shared_task(name="marketplace.jobs.refresh_listings", acks_late=True)
+def refresh_listings() -> int:
+    """Recompute every task-browser card's open work (beat, every 30 s): claims,
+    returns and expiries change what is left between batch moves. Safe to run twice."""
+    return listing_refresh()

@@ -561,3 +561,71 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# --- The task browser's card per project (issue 16) --------------------------------------
+
+# Submissions a project needs before its measured median time replaces the estimate.
+MEASURED_MIN_SUBMISSIONS = 5
+
+
+class ProjectListing(models.Model):
+    """A project's card in the workers' task browser: a denormalised summary of its open
+    work, so that a page of the browser reads one small table (one row per project)
+    whatever the number of tasks, and filters and sorts on indexed columns.
+
+    Written only by ``marketplace.services.listings.listing_refresh``, from the live
+    batches, the project's terms and its measured median time (``Project.measured_*``,
+    kept by the worker side's ``refresh_measured_times`` job): after every batch move
+    that changes visibility, and by beat every 30 s. The open counts may lag claims by
+    up to one refresh; a claim is decided by the claim itself, never by this row.
+    """
+
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, primary_key=True, related_name="listing"
+    )
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    # Open work in the project's published, unexpired batches.
+    open_tasks = models.PositiveIntegerField(default=0)
+    open_assignments = models.PositiveIntegerField(default=0)
+    # The lowest reward (and its fee) among batches with open work: never overstated.
+    # When the last of those batches stops taking claims (its ``expires_at``): the
+    # browser hides the card from then on, before the expiry job has run.
+    live_until = models.DateTimeField(null=True, blank=True)
+    reward_cents = models.BigIntegerField(default=0)
+    fee_cents = models.BigIntegerField(default=0)
+    estimated_seconds = models.PositiveIntegerField(default=1)
+    time_allotted_seconds = models.PositiveIntegerField(default=1)
+    template_kind = models.CharField(max_length=32, choices=TemplateKind.choices)
+    has_requirements = models.BooleanField(default=False)
+    # The requirements, in columns the "only what I qualify for" filter can compare:
+    # approval rate and approved count against the worker's record; ``req_locked`` for
+    # what no worker can show yet (a minimum tier, a qualification, languages: the
+    # reputation side will add them).
+    req_min_approval_rate = models.PositiveSmallIntegerField(null=True, blank=True)
+    req_min_completed = models.PositiveIntegerField(null=True, blank=True)
+    req_locked = models.BooleanField(default=False)
+    # What the browser sorts and filters on: the measured rate once there are enough
+    # submissions, the requester's estimate before that.
+    hourly_rate_cents = models.BigIntegerField(default=0)
+    expected_seconds = models.PositiveIntegerField(default=1)
+    rate_is_measured = models.BooleanField(default=False)
+    refreshed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["-hourly_rate_cents", "project"],
+                name="listing_open_rate_idx",
+                condition=models.Q(open_assignments__gt=0),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(open_tasks__lte=models.F("open_assignments")),
+                name="listing_open_tasks_le_assignments",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Listing of project {self.project_id}"

@@ -3,6 +3,7 @@
 
 from django.urls import path
 
+from marketplace import preview_views
 from marketplace import requester_views as v
 
 app_name = "requester"
@@ -16,6 +17,13 @@ urlpatterns = [
     path("projects/<int:project_id>/clone/", v.project_clone, name="project_clone"),
     path("projects/<int:project_id>/archive/", v.project_archive, name="project_archive"),
     path("projects/<int:project_id>/restore/", v.project_restore, name="project_restore"),
+    path("projects/<int:project_id>/preview/", preview_views.preview_page, name="preview"),
+    path(
+        "projects/<int:project_id>/preview/frame",
+        preview_views.preview_frame,
+        name="preview_frame",
+    ),
+    path("preview/draft/", preview_views.preview_draft, name="preview_draft"),
     path("projects/<int:project_id>/batches/new/", v.batch_upload, name="batch_upload"),
     path("pricing/", v.pricing_partial, name="pricing"),
     path("placeholders/", v.placeholders_partial, name="placeholders"),

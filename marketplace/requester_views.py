@@ -47,6 +47,7 @@ from marketplace.models import (
 )
 from marketplace.paging import BatchSummaries
 from marketplace.services import api_keys as api_key_services
+from marketplace.taskpage import task_terms
 from payouts import fees, ledger
 
 PROJECTS_PER_PAGE = 25
@@ -240,9 +241,11 @@ def _editor_context(form: ProjectForm, *, kind: str, project: Project | None) ->
         else:
             ctx["placeholders"] = list(builtin_templates.CATALOG[kind].fields)
     if project is not None:
-        ctx["frame_src"] = reverse("tasks:preview_project", args=[project.pk])
+        ctx["frame_src"] = reverse("requester:preview_frame", args=[project.pk])
     else:
-        ctx["frame_src"] = reverse("tasks:preview_draft") + "?" + urlencode({"template_kind": kind})
+        ctx["frame_src"] = (
+            reverse("requester:preview_draft") + "?" + urlencode({"template_kind": kind})
+        )
     ctx["template_fields"] = [form[name] for name in TEMPLATE_FIELD_NAMES if name in form.fields]
     return ctx
 
@@ -344,8 +347,7 @@ def project_detail(request: RequesterRequest, project_id: int) -> HttpResponse:
             "pricing": selectors.project_pricing(
                 reward_cents=project.reward_cents, estimated_seconds=project.estimated_seconds
             ),
-            "frame_src": reverse("tasks:preview_project", args=[project.pk]),
-            "sandbox": IFRAME_SANDBOX,
+            "measured": task_terms(project=project),
             "previewable_batches": [s.batch for s in batches if s.batch.task_count],
         },
     )

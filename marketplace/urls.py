@@ -16,7 +16,8 @@ handler500 = "marketplace.error_views.server_error"
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("home/", views.home, name="home"),
-    path("work/", views.worker_home, name="worker_home"),
+    path("work/", include("tasks.home_urls")),
+    path("work/", include("tasks.worker_urls")),
     path("requester/", requester_views.home, name="requester_home"),
     path("requester/", include("marketplace.requester_urls")),
     path("frame/", include("tasks.urls")),

@@ -31,18 +31,6 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     return redirect("landing")
 
 
-def _role_required(request: AuthenticatedHttpRequest, role: str) -> HttpResponse | None:
-    if role not in request.user.roles:
-        return render(request, "marketplace/role_missing.html", {"role": role}, status=403)
-    request.page_role = role  # type: ignore[attr-defined]  # offered, never switched on GET
-    return None
-
-
-@login_required
-def worker_home(request: AuthenticatedHttpRequest) -> HttpResponse:
-    return _role_required(request, Role.WORKER) or render(request, "tasks/worker_home.html")
-
-
 @login_required
 @require_POST
 def switch_role(request: AuthenticatedHttpRequest) -> HttpResponse:

@@ -71,6 +71,9 @@ def _one(request: Request, assignment_id: int, *, code: int = status.HTTP_200_OK
 class WorkerView(APIView):
     authentication_classes = [SessionAuthentication]
     permission_classes = [IsWorker]
+    # Not in the requester API's schema and docs page (API keys are requesters'): the
+    # worker endpoints serve the worker's own pages; they are listed in docs/api.md.
+    schema = None
 
 
 class ProjectClaimView(WorkerView):
@@ -155,6 +158,7 @@ class SubmitView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes: list = []
+    schema = None
 
     @extend_schema(
         summary="Submit the answers of an assignment (authenticated by its submit token)",

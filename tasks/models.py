@@ -192,3 +192,51 @@ class AssignmentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.assignment_id}: {self.old_status or '-'} → {self.new_status}"
+
+
+class WorkerPreferences(models.Model):
+    """A worker's own settings for finding and doing work (issue 16). Written only by
+    ``tasks.preferences.preferences_update``; a worker without a row has the defaults."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="worker_preferences",
+    )
+    # The task browser hides projects paying less than this per hour (0: show all).
+    min_hourly_cents = models.PositiveIntegerField(default=0)
+    # After a submit, the next task of the same project opens by itself.
+    accept_next = models.BooleanField(default=True)
+    # Well-being: optional daily caps (None: no cap) and the sprint timer.
+    daily_cap_minutes = models.PositiveIntegerField(null=True, blank=True)
+    daily_cap_cents = models.PositiveIntegerField(null=True, blank=True)
+    sprint_minutes = models.PositiveSmallIntegerField(default=25)
+    sprint_started_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "worker preferences"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(min_hourly_cents__lte=100_000),
+                name="prefs_min_hourly_at_most_1000",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(daily_cap_minutes__isnull=True)
+                | models.Q(daily_cap_minutes__gte=1, daily_cap_minutes__lte=1440),
+                name="prefs_daily_cap_minutes_1_to_1440",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(daily_cap_cents__isnull=True)
+                | models.Q(daily_cap_cents__gte=1, daily_cap_cents__lte=10_000_000),
+                name="prefs_daily_cap_cents_bounded",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(sprint_minutes__gte=1, sprint_minutes__lte=240),
+                name="prefs_sprint_1_to_240_minutes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Preferences of user {self.user_id}"

@@ -1,4 +1,4 @@
-"""The task frame, under /frame/ (namespace ``tasks``)."""
+"""The worker's sandboxed task frames, under /frame/ (namespace ``tasks``)."""
 
 from django.urls import path
 
@@ -7,6 +7,6 @@ from tasks import views
 app_name = "tasks"
 
 urlpatterns = [
-    path("preview/project/<int:project_id>/", views.preview_project, name="preview_project"),
-    path("preview/draft/", views.preview_draft, name="preview_draft"),
+    path("task/<str:signed>/", views.preview_frame, name="preview_frame"),
+    path("assignment/<int:assignment_id>/", views.work_frame, name="work_frame"),
 ]

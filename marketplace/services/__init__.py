@@ -14,6 +14,10 @@ from marketplace.services.batches import (
     batch_transition,
     batch_upload,
 )
+from marketplace.services.listings import (
+    listing_refresh,
+    listing_refresh_on_commit,
+)
 from marketplace.services.projects import (
     project_archive,
     project_clone,
@@ -33,6 +37,8 @@ __all__ = [
     "batch_resume",
     "batch_transition",
     "batch_upload",
+    "listing_refresh",
+    "listing_refresh_on_commit",
     "project_archive",
     "project_clone",
     "project_create",

@@ -53,6 +53,7 @@ from marketplace.models import (
     User,
 )
 from marketplace.selectors import batch_quote, escrow_owed_cents
+from marketplace.services.listings import listing_refresh_on_commit
 from marketplace.services.projects import pay_floor_error
 from payouts import fees, ledger
 
@@ -131,6 +132,8 @@ def batch_transition(
     batch.status = to
     batch.updated_at = now
     batch.save(update_fields=["status", "updated_at", *update_fields])
+    # The task browser's card shows or hides this batch's work as soon as this commits.
+    listing_refresh_on_commit(project_id=batch.project_id)
     return BatchEvent.objects.create(
         batch=batch, old_status=old, new_status=to, actor=actor, reason=reason, created_at=now
     )

@@ -458,6 +458,11 @@ CELERY_BEAT_SCHEDULE["expire-batches"] = {
     "task": "marketplace.jobs.expire_batches",
     "schedule": 60.0,
 }
+# The task browser's cards (open work per project).
+CELERY_BEAT_SCHEDULE["refresh-listings"] = {
+    "task": "marketplace.jobs.refresh_listings",
+    "schedule": 30.0,
+}
 
 # --- Ledger audit (issue 14) -----------------------------------------------------------
 # payouts.jobs.ledger_audit runs every check of `manage.py ledger_check`, stores the run

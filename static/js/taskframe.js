@@ -65,6 +65,10 @@
       frame.style.height = height + "px";
       return;
     }
+    if (data.type === "fairtask:shortcut" && typeof data.key === "string" && /^[a-z]$/.test(data.key)) {
+      frame.dispatchEvent(new CustomEvent("fairtask:shortcut", { detail: data.key, bubbles: true }));
+      return;
+    }
     if (data.type === "fairtask:submit" && isPlainAnswers(data.answers)) {
       var answers = data.answers;
       frame.dispatchEvent(new CustomEvent("fairtask:answers", { detail: answers, bubbles: true }));

@@ -38,7 +38,7 @@ def test_sign_up_verify_log_in_log_out(page: Page, site):
         page.locator("#id_login").fill("newcomer@example.com")
         page.locator("#id_password").fill(PASSWORD)
         page.get_by_role("button", name="Sign In").click()
-    expect(page.get_by_role("heading", name="Welcome, Newcomer")).to_be_visible()
+    expect(page.get_by_role("heading", name="Find work")).to_be_visible()  # the worker start page
     expect(page.get_by_text("newcomer@example.com")).to_be_visible()
 
     page.get_by_role("button", name="Log out").click()
@@ -71,7 +71,7 @@ def test_user_with_both_roles_switches_in_the_header(page: Page, site):
 
     page.get_by_label("Working as").select_option("worker")
     page.get_by_role("button", name="Switch").click()
-    expect(page.get_by_role("heading", name="Welcome, Both")).to_be_visible()
+    expect(page.get_by_role("heading", name="Find work")).to_be_visible()
 
 
 def test_landing_and_login_pages_look_right_on_a_phone(browser, site):

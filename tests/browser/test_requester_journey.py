@@ -5,17 +5,16 @@ what a template's own scripts can reach from inside the frame: nothing of ours."
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from marketplace import services
 from marketplace.models import Batch, BatchStatus, Project, Task
 from payouts import ledger
-from tasks.models import Assignment
-from tests.fixtures.users import PASSWORD, RequesterFactory, WorkerFactory
+from tasks.jobs import refresh_measured_times
+from tests.fixtures.assignments import make_assignment
+from tests.fixtures.users import PASSWORD, RequesterFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -101,7 +100,10 @@ def test_requester_creates_previews_uploads_publishes_and_watches(page: Page, si
     assert (project.reward_cents, project.estimated_seconds) == (10, 30)
     assert project.template_config["labels"] == ["Negative", "Mixed", "Positive"]
 
-    # Preview: the frame shows the sample row; submitting inside it shows the answers.
+    # Preview: the worker's task page with the sample row; submitting inside the frame
+    # shows the answers.
+    page.get_by_role("link", name="Open the preview").click()
+    expect(page.get_by_text("The requester pays a platform fee of $0.02")).to_be_visible()
     frame = page.frame_locator("iframe[name=task-frame]")
     expect(frame.get_by_text("The parcel arrived two days late")).to_be_visible()
     frame.get_by_label("Positive").check()
@@ -111,7 +113,9 @@ def test_requester_creates_previews_uploads_publishes_and_watches(page: Page, si
     assert page.evaluate(
         "document.querySelector('iframe[name=task-frame]').getAttribute('sandbox')"
     ) == ("allow-scripts allow-forms")
-    # A row the requester types.
+    shot(page, "requester-preview")
+    # A row the requester types (on the project page, shown in the preview).
+    page.go_back()
     page.get_by_text("Preview with your own values").click()
     page.get_by_label("text", exact=True).fill("Terrible <b>glue</b>, fell apart")
     page.get_by_role("button", name="Show in the preview").click()
@@ -119,6 +123,7 @@ def test_requester_creates_previews_uploads_publishes_and_watches(page: Page, si
         frame.get_by_text("Terrible <b>glue</b>, fell apart")
     ).to_be_visible()  # escaped, shown as text
     shot(page, "project-detail-preview")
+    page.go_back()
 
     # A bad CSV: refused whole, errors with row and column, nothing created.
     page.get_by_role("link", name="Upload a batch").first.click()
@@ -162,20 +167,9 @@ def test_requester_creates_previews_uploads_publishes_and_watches(page: Page, si
 
     # Progress: workers' work shows up without reloading (htmx polling).
     expect(page.locator("#p-hourly")).to_have_text("—")
-    now = timezone.now()
-    tasks = list(Task.objects.filter(batch=batch).order_by("row_number")[:3])
-    for task, (status, seconds) in zip(
-        tasks, [("approved", 40), ("submitted", 20), ("accepted", None)], strict=True
-    ):
-        Assignment.objects.create(
-            task=task,
-            worker=WorkerFactory(),
-            status=status,
-            accepted_at=now - timedelta(seconds=seconds or 5),
-            submitted_at=now if seconds else None,
-            reward_cents=10,
-            fee_cents=2,
-        )
+    for status, seconds in [("approved", 40), ("submitted", 20), ("accepted", 5)]:
+        make_assignment(batch, status, seconds=seconds)
+    refresh_measured_times()  # the median is the job's
     expect(page.locator("#p-approved")).to_have_text("1", timeout=10_000)
     expect(page.locator("#p-submitted")).to_have_text("1")
     expect(page.locator("#p-accepted")).to_have_text("1")
@@ -231,6 +225,7 @@ def test_pages_fit_a_phone_and_work_with_the_keyboard(browser, live_server):
         ("phone-home", "/requester/"),
         ("phone-project-form", "/requester/projects/new/response_rating/"),
         ("phone-project-detail", f"/requester/projects/{project.pk}/"),
+        ("phone-requester-preview", f"/requester/projects/{project.pk}/preview/?batch={batch.pk}"),
         ("phone-batch", f"/requester/batches/{batch.pk}/"),
         ("phone-upload", f"/requester/projects/{project.pk}/batches/new/"),
         ("phone-api-docs", "/api/v1/docs/"),
@@ -239,6 +234,15 @@ def test_pages_fit_a_phone_and_work_with_the_keyboard(browser, live_server):
         assert_fits_a_phone(page)
         assert_every_field_has_a_label(page)
         shot(page, name)
+    # The preview pages through the batch's rows, also by keyboard (Alt+N).
+    page.goto(site + f"/requester/projects/{project.pk}/preview/?batch={batch.pk}")
+    frame = page.frame_locator("iframe[name=task-frame]")
+    expect(frame.get_by_text("repot cactus")).to_be_visible()
+    shot(page, "phone-requester-preview")
+    page.wait_for_load_state("load")
+    page.keyboard.press("Alt+n")
+    expect(page.get_by_text("Row 2 of 2")).to_be_visible()
+    expect(frame.get_by_text("best tea")).to_be_visible()
     # Keyboard: from the skip link into the form, typing, Enter submits the form (not
     # the Preview button, which comes first in the page).
     page.goto(site + "/requester/projects/new/sentiment/")
@@ -299,7 +303,7 @@ def test_template_scripts_cannot_reach_the_session_or_the_api(page: Page, site):
     assert any(
         c["name"] == "sessionid" for c in page.context.cookies()
     )  # there is a session to steal
-    page.goto(f"{site}/requester/projects/{project.pk}/")
+    page.goto(f"{site}/requester/projects/{project.pk}/preview/")
     frame = page.frame_locator("iframe[name=task-frame]")
     expect(frame.locator("#origin")).to_have_value("null")  # an opaque origin
     expect(frame.locator("#fetch")).to_have_value(
@@ -315,13 +319,13 @@ def test_template_scripts_cannot_reach_the_session_or_the_api(page: Page, site):
     expect(answers).to_contain_text('"origin": "null"')
     assert "sessionid" not in answers.inner_text()
     # Opened directly in a tab, the frame is still sandboxed (CSP sandbox).
-    page.goto(f"{site}/frame/preview/project/{project.pk}/")
+    page.goto(f"{site}/requester/projects/{project.pk}/preview/frame")
     expect(page.locator("#origin")).to_have_value("null")
     assert page.evaluate(
         "() => { try { return document.cookie; } catch (e) { return 'blocked:' + e.name; } }"
     ) in ("", "blocked:SecurityError")
     # A look-alike message from another window is ignored by the preview page.
-    page.goto(f"{site}/requester/projects/{project.pk}/")
+    page.goto(f"{site}/requester/projects/{project.pk}/preview/")
     page.evaluate("window.postMessage({type: 'fairtask:submit', answers: {forged: 'yes'}}, '*')")
     page.wait_for_timeout(200)
     expect(page.locator("#preview-answers")).to_be_hidden()

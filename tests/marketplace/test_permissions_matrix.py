@@ -105,25 +105,32 @@ ROWS = [
     page("api keys", "get", "/requester/api-keys/", 200, other=200),
     page("api key create", "post", "/requester/api-keys/", 201, other=201, data={"name": "k"}),
     page("api key revoke", "post", "/requester/api-keys/{key}/revoke/", 302),
-    # The sandboxed frame.
-    page("frame: project preview", "get", "/frame/preview/project/{project}/", 200),
+    # The preview (the worker's task page) and its sandboxed frames.
+    page("preview page", "get", "/requester/projects/{project}/preview/", 200),
+    page(
+        "preview page, batch row",
+        "get",
+        "/requester/projects/{project}/preview/?batch={batch}&row=1",
+        200,
+    ),
+    page("frame: project preview", "get", "/requester/projects/{project}/preview/frame", 200),
     page(
         "frame: project preview, batch row",
         "get",
-        "/frame/preview/project/{project}/?batch={batch}",
+        "/requester/projects/{project}/preview/frame?batch={batch}&row=1",
         200,
     ),
     page(
         "frame: draft preview",
         "get",
-        "/frame/preview/draft/?template_kind=sentiment",
+        "/requester/preview/draft/?template_kind=sentiment",
         200,
         other=200,
     ),
     page(
         "frame: draft preview post",
         "post",
-        "/frame/preview/draft/",
+        "/requester/preview/draft/",
         200,
         other=200,
         data={"template_kind": "custom", "template_html": "<b>${a}</b>"},

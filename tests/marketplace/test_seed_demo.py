@@ -94,6 +94,21 @@ def test_seed_demo_twice_gives_the_same_data(simulated_stripe):
         assert ledger.requester_account(requester).balance_cents == 50_000 - held
     call_command("ledger_check")
 
+    # The demo workers have two weeks of history, made through the services.
+    from tasks import earnings
+    from tasks.models import Assignment, AssignmentEvent
+
+    worker = User.objects.get(email="worker1@example.com")
+    summary = earnings.summary(user=worker)
+    assert summary.approved > 0 and summary.submitted > 0 and summary.hourly_cents
+    assert sum(1 for d in summary.daily if d.earned_cents) >= 5
+    assert AssignmentEvent.objects.filter(assignment__worker=worker).count() >= (
+        2 * Assignment.objects.filter(worker=worker).count()
+    )
+    assert all(
+        Assignment.objects.filter(worker=u).exists() for u in User.objects.filter(is_worker=True)
+    )
+
 
 @pytest.mark.django_db
 def test_seed_demo_without_the_simulator_still_creates_accounts(settings):

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from marketplace import services
-from tasks.frame import FRAME_CSP
+from marketplace.frame import FRAME_CSP
 from tests.marketplace.conftest import csv_bytes, make_project, upload
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def _assert_sandbox_headers(response):
 
 def test_project_preview_has_the_sandbox_headers_and_the_sample_row(rclient, requester):
     project = make_project(requester)
-    response = rclient.get(reverse("tasks:preview_project", args=[project.pk]))
+    response = rclient.get(reverse("requester:preview_frame", args=[project.pk]))
     assert response.status_code == 200
     _assert_sandbox_headers(response)
     html = response.content.decode()
@@ -51,7 +51,7 @@ def test_site_pages_keep_deny(rclient):
 def test_typed_row_values_are_escaped(rclient, requester):
     project = make_project(requester)
     response = rclient.get(
-        reverse("tasks:preview_project", args=[project.pk]),
+        reverse("requester:preview_frame", args=[project.pk]),
         {"row.text": '<script>alert(1)</script>"x'},
     )
     html = response.content.decode()
@@ -63,7 +63,7 @@ def test_preview_with_the_first_row_of_a_batch(rclient, requester):
     project = make_project(requester)
     batch = upload(project, requester, csv_bytes(3, start=41))
     html = rclient.get(
-        reverse("tasks:preview_project", args=[project.pk]), {"batch": batch.pk}
+        reverse("requester:preview_frame", args=[project.pk]), {"batch": batch.pk}
     ).content.decode()
     assert "Ticket number 41, please help" in html
 
@@ -72,19 +72,19 @@ def test_another_requesters_batch_cannot_be_previewed(rclient, requester, other_
     project = make_project(requester)
     theirs = upload(make_project(other_requester), other_requester, csv_bytes(1))
     response = rclient.get(
-        reverse("tasks:preview_project", args=[project.pk]), {"batch": theirs.pk}
+        reverse("requester:preview_frame", args=[project.pk]), {"batch": theirs.pk}
     )
     assert response.status_code == 404
 
 
 def test_preview_of_another_requesters_project_is_404(rclient, other_requester):
     project = make_project(other_requester)
-    assert rclient.get(reverse("tasks:preview_project", args=[project.pk])).status_code == 404
+    assert rclient.get(reverse("requester:preview_frame", args=[project.pk])).status_code == 404
 
 
 def test_workers_get_403_and_anonymous_the_login_page(client, worker, requester):
     project = make_project(requester)
-    url = reverse("tasks:preview_project", args=[project.pk])
+    url = reverse("requester:preview_frame", args=[project.pk])
     response = client.get(url)
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
     client.force_login(worker)
@@ -94,7 +94,7 @@ def test_workers_get_403_and_anonymous_the_login_page(client, worker, requester)
 
 
 def test_draft_preview_of_a_builtin_by_get(rclient):
-    url = reverse("tasks:preview_draft")
+    url = reverse("requester:preview_draft")
     html = rclient.get(url, {"template_kind": "relevance"}).content.decode()
     assert "how to repot a cactus" in html and 'name="relevance"' in html
     html = rclient.get(
@@ -104,7 +104,7 @@ def test_draft_preview_of_a_builtin_by_get(rclient):
 
 
 def test_draft_preview_of_custom_html_only_by_post(rclient):
-    url = reverse("tasks:preview_draft")
+    url = reverse("requester:preview_draft")
     response = rclient.get(url, {"template_kind": "custom", "template_html": "<b>${x}</b>"})
     assert "<b>" not in response.content.decode()
     response = rclient.post(
@@ -116,7 +116,7 @@ def test_draft_preview_of_custom_html_only_by_post(rclient):
 
 
 def test_draft_preview_reports_template_errors(rclient):
-    url = reverse("tasks:preview_draft")
+    url = reverse("requester:preview_draft")
     response = rclient.post(url, {"template_kind": "custom", "template_html": "${_gold_a}"})
     assert response.status_code == 400 and "_gold_" in response.content.decode()
     response = rclient.post(url, {"template_kind": "sentiment", "question": "Q", "labels": "one"})
@@ -131,7 +131,7 @@ def test_draft_preview_post_needs_csrf(requester):
     client = Client(enforce_csrf_checks=True)
     client.force_login(requester)
     response = client.post(
-        reverse("tasks:preview_draft"), {"template_kind": "custom", "template_html": "<b>x</b>"}
+        reverse("requester:preview_draft"), {"template_kind": "custom", "template_html": "<b>x</b>"}
     )
     assert response.status_code == 403
 
@@ -139,4 +139,33 @@ def test_draft_preview_post_needs_csrf(requester):
 def test_archived_project_still_previews(rclient, requester):
     project = make_project(requester)
     services.project_archive(project=project, user=requester)
-    assert rclient.get(reverse("tasks:preview_project", args=[project.pk])).status_code == 200
+    assert rclient.get(reverse("requester:preview_frame", args=[project.pk])).status_code == 200
+
+
+def test_the_preview_page_pages_through_a_batchs_rows(rclient, requester):
+    project = make_project(requester)
+    batch = upload(project, requester, csv_bytes(3))
+    url = reverse("requester:preview", args=[project.pk])
+    first = rclient.get(url, {"batch": batch.pk})
+    html = first.content.decode()
+    assert first.status_code == 200 and "Row 1 of 3" in html
+    assert f'href="?batch={batch.pk}&amp;row=2"' in html and 'rel="prev"' not in html
+    frame_src = (
+        reverse("requester:preview_frame", args=[project.pk]) + f"?batch={batch.pk}&amp;row=1"
+    )
+    assert f'src="{frame_src}"' in html
+    last = rclient.get(url, {"batch": batch.pk, "row": "99"}).content.decode()  # clamped
+    assert "Row 3 of 3" in last and 'rel="next"' not in last
+    frame = rclient.get(
+        reverse("requester:preview_frame", args=[project.pk]), {"batch": batch.pk, "row": 2}
+    ).content.decode()
+    assert "Ticket number 2," in frame and "Ticket number 1," not in frame
+
+
+def test_the_preview_page_refuses_another_requesters_batch(rclient, requester, other_requester):
+    project = make_project(requester)
+    theirs = upload(make_project(other_requester), other_requester, csv_bytes(2))
+    url = reverse("requester:preview", args=[project.pk])
+    assert rclient.get(url, {"batch": theirs.pk}).status_code == 404
+    mine_elsewhere = upload(make_project(requester), requester, csv_bytes(2))
+    assert rclient.get(url, {"batch": mine_elsewhere.pk}).status_code == 404

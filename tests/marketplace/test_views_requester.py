@@ -308,14 +308,19 @@ def test_clone_archive_restore(rclient, requester):
     assert project.status == ProjectStatus.ACTIVE
 
 
-def test_project_detail_embeds_the_sandboxed_frame(rclient, requester):
-    project = make_project(requester)
-    html = rclient.get(reverse("requester:project_detail", args=[project.pk])).content.decode()
+def test_project_preview_is_the_task_page_with_the_sandboxed_frame(rclient, requester):
+    project = make_project(requester, instructions="Pick the best label.")
+    detail = rclient.get(reverse("requester:project_detail", args=[project.pk])).content.decode()
+    assert f'href="{reverse("requester:preview", args=[project.pk])}"' in detail
+    assert 'name="row.text"' in detail  # preview with typed values
+    html = rclient.get(reverse("requester:preview", args=[project.pk])).content.decode()
     frame = re.search(r"<iframe[^>]*>", html).group(0)
     assert 'sandbox="allow-scripts allow-forms"' in frame
     assert "allow-same-origin" not in html
-    assert f'src="{reverse("tasks:preview_project", args=[project.pk])}"' in frame
-    assert 'name="row.text"' in html  # preview with typed values
+    assert f'src="{reverse("requester:preview_frame", args=[project.pk])}"' in frame
+    # The worker's page: title, instructions, reward, fee, time allotted, hourly rate.
+    assert "Classify support tickets" in html and "Pick the best label." in html
+    assert "$0.10" in html and "$0.02" in html and "$12.00/h" in html
 
 
 # --- Batches --------------------------------------------------------------------------------

@@ -1,12 +1,15 @@
-"""Fixtures of the worker-side tests: a funded requester's published batch."""
+"""Fixtures of the worker-side tests: a funded requester's published batch, and
+published work to browse and take."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from django.core.cache import cache
 
 from marketplace import services
-from marketplace.models import Batch
+from marketplace.models import Batch, Project, User
 from tests.marketplace.conftest import csv_bytes, fund, make_project, upload
 
 
@@ -30,3 +33,20 @@ def published(requester, *, tasks: int = 10, **project_fields) -> Batch:
 @pytest.fixture
 def batch(requester) -> Batch:
     return published(requester, tasks=10, assignments_per_task=2)
+
+
+def publish_work(owner: User, *, rows: int = 5, **project_fields: Any) -> tuple[Project, Batch]:
+    """A project of ``owner`` with one published batch of ``rows`` tasks, and its
+    task-browser card refreshed (as the on-commit refresh does after publishing)."""
+    project = make_project(owner, **project_fields)
+    batch = upload(project, owner, csv_bytes(rows))
+    fund(owner, services.batch_quote(batch).total_cost_cents)
+    batch = services.batch_publish(batch=batch, user=owner)
+    services.listing_refresh(project_ids=[project.pk])
+    return project, batch
+
+
+@pytest.fixture
+def wclient(client, worker):
+    client.force_login(worker)
+    return client

@@ -7,6 +7,9 @@ keeps it. Requesters are funded through the real Checkout path (the simulator).
 
 from __future__ import annotations
 
+from importlib import import_module
+
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
@@ -76,6 +79,14 @@ class Command(BaseCommand):
         batches = seed_requester_demo(requesters)
         published = sum(1 for b in batches if b.status == "published")
         self._say(quiet, f"seed_demo: {len(batches)} demo batches ({published} published)")
+        if apps.is_installed("tasks"):
+            # The worker side's demo history (looked up by name: marketplace does not
+            # import the worker side).
+            workers = [u for u in users.values() if u.is_worker]
+            made = import_module("tasks.demo").seed_worker_history(
+                workers=workers, requesters=requesters
+            )
+            self._say(quiet, f"seed_demo: {made} past assignments for the demo workers")
         self._say(quiet, f"demo password for every account: {DEMO_PASSWORD}")
 
     def _say(self, quiet: bool, line: str) -> None:

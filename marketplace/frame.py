@@ -31,9 +31,8 @@ from django.http import HttpResponse
 from django.template.loader import render_to_string
 
 from core.sandbox import FRAME_CSP, IFRAME_SANDBOX
-from marketplace.models import Batch, Task
 
-__all__ = ["FRAME_CSP", "IFRAME_SANDBOX", "first_row", "frame_message_response", "frame_response"]
+__all__ = ["FRAME_CSP", "IFRAME_SANDBOX", "frame_message_response", "frame_response"]
 
 
 def _secure(response: HttpResponse) -> HttpResponse:
@@ -64,13 +63,3 @@ def frame_message_response(*, message: str, status: int = 200) -> HttpResponse:
     missing a column...), under the same headers."""
     html = render_to_string("tasks/frame_message.html", {"message": message})
     return _secure(HttpResponse(html, status=status, content_type="text/html; charset=utf-8"))
-
-
-def first_row(batch: Batch) -> dict | None:
-    """The data of ``batch``'s first task (to preview it), or None for an empty batch."""
-    return (
-        Task.objects.filter(batch_id=batch.pk)
-        .order_by("row_number")
-        .values_list("data", flat=True)
-        .first()
-    )

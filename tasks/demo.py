@@ -1,0 +1,130 @@
+"""Demo history of the worker side: ``seed_demo`` gives each demo worker two weeks of
+past work, so that the dashboard's charts, rates and the cards' measured times show
+real figures from the first login.
+
+Everything goes through the services a real worker's work goes through: the
+requester publishes a "past work" batch (``project_create``, ``batch_upload``,
+``batch_publish``, paid from the requester's funded balance), each worker claims
+(``assignment_claim``) and submits (``assignment_submit``) with times set in the past,
+and older work is approved or rejected through ``transition`` (the review pages are
+another issue's; this is the move they will make). Money is not settled here:
+settlement is the review issue's job, so "available" stays $0.00.
+
+Idempotent: a worker who already has assignments gets nothing more; the project is
+found by owner and title.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.errors import ApplicationError
+from marketplace import services as requester_services
+from marketplace.models import BatchStatus, Project, User
+from tasks import services
+from tasks.models import Assignment, AssignmentStatus
+
+PAST_WORK_TITLE = "Demo: past work, sort customer messages"
+PAST_WORK_ROWS = 90
+DAYS = 13
+LABELS = ["Question", "Complaint", "Praise"]
+MESSAGES = [
+    "Where is my parcel? It was due on Monday.",
+    "Thank you, the replacement works perfectly.",
+    "Do you ship to Norway?",
+    "The handle broke on the first day.",
+    "Your app keeps logging me out.",
+    "Lovely service, will order again.",
+]
+
+
+def _past_work_project(requester: User) -> Project | None:
+    project = Project.objects.filter(owner=requester, title=PAST_WORK_TITLE).first()
+    if project is None:
+        project = requester_services.project_create(
+            owner=requester,
+            title=PAST_WORK_TITLE,
+            description="Read a customer message and say what kind of message it is.",
+            keywords="demo, text, classification",
+            instructions="Pick Question, Complaint or Praise.",
+            template_kind="text_classification",
+            template_config={"labels": LABELS},
+            reward_cents=9,
+            estimated_seconds=30,
+            assignments_per_task=1,
+        )
+    batch = project.batches.order_by("pk").first()
+    if batch is None:
+        rows = "text,message_id\n" + "".join(
+            f'"{MESSAGES[i % len(MESSAGES)]}",M-{i:03d}\n' for i in range(PAST_WORK_ROWS)
+        )
+        batch = requester_services.batch_upload(
+            project=project,
+            user=requester,
+            fileobj=io.BytesIO(rows.encode()),
+            filename="past-work.csv",
+            name="Past work",
+        )
+    if batch.status == BatchStatus.DRAFT:
+        try:
+            batch = requester_services.batch_publish(batch=batch, user=requester)
+        except ApplicationError:
+            return None  # not funded (no Stripe simulator): no history then
+    return project if batch.status == BatchStatus.PUBLISHED else None
+
+
+def _review(assignment: Assignment, *, to: str, actor: User, now: datetime) -> None:
+    with transaction.atomic():
+        locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+        reason = "Demo: the label does not match the message." if to == "rejected" else ""
+        services.transition(assignment=locked, to=to, actor=actor, reason=reason, now=now)
+
+
+def seed_worker_history(
+    *, workers: Iterable[User], requesters: Iterable[User], now: datetime | None = None
+) -> int:
+    """Past work for each worker without any: a few tasks on most of the last
+    ``DAYS`` days, each submitted 25–85 s after it was claimed; work older than three
+    days is reviewed (about one in twelve rejected). Returns the assignments made."""
+    now = now or timezone.now()
+    projects = [p for p in (_past_work_project(r) for r in requesters if r.is_requester) if p]
+    if not projects:
+        return 0
+    made = 0
+    for w, worker in enumerate(workers):
+        if not worker.is_worker or Assignment.objects.filter(worker=worker).exists():
+            continue
+        for day in range(DAYS, -1, -1):
+            per_day = (w + day) % 4  # 0..3 tasks: some days off
+            for k in range(per_day):
+                project = projects[(w + day + k) % len(projects)]
+                if project.owner_id == worker.pk:
+                    continue
+                accepted = now - timedelta(days=day, hours=2 + w, minutes=7 * k)
+                seconds = 25 + ((w * 7 + day * 5 + k * 11) % 60)
+                try:
+                    a = services.assignment_claim(worker=worker, project=project, now=accepted)
+                except ApplicationError:
+                    continue  # nothing left for this worker in that project
+                a = services.assignment_submit(
+                    token=a.submit_token,
+                    answers={"label": LABELS[(day + k) % len(LABELS)]},
+                    now=accepted + timedelta(seconds=seconds),
+                )
+                made += 1
+                if day >= 3:
+                    rejected = (w + day + k) % 12 == 0
+                    _review(
+                        a,
+                        to=AssignmentStatus.REJECTED if rejected else AssignmentStatus.APPROVED,
+                        actor=project.owner,
+                        now=accepted + timedelta(days=1),
+                    )
+    services.measured_times_refresh()
+    requester_services.listing_refresh()
+    return made
