@@ -415,7 +415,9 @@ def placeholders_partial(request: RequesterRequest) -> HttpResponse:
         )
     form = TemplateForm(request.POST, kind=kind)
     form.is_valid()
-    return render(request, "marketplace/partials/placeholders.html", _placeholders_context(form))
+    # The editor's panel sits under the page's h1 (fieldsets have legends, not headings).
+    ctx = {**_placeholders_context(form), "heading_level": 2}
+    return render(request, "marketplace/partials/placeholders.html", ctx)
 
 
 # --- Batches -----------------------------------------------------------------------------

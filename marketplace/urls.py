@@ -19,6 +19,7 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
     path("role/", views.switch_role, name="switch_role"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/", include("allauth.urls")),
     path("payouts/", include("payouts.urls")),
     path("admin/", admin.site.urls),

@@ -21,7 +21,7 @@ def test_requester_adds_funds_through_checkout(page: Page, live_server, settings
     page.goto(live_server.url + "/accounts/login/")
     page.locator("#id_login").fill("funder@example.com")
     page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("main").get_by_role("button", name="Log in", exact=True).click()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Add funds").click()
     expect(page.locator("#balance")).to_have_text("$0.00")
 
