@@ -558,7 +558,8 @@ class BatchUploadForm(forms.Form):
 
 class CancelForm(forms.Form):
     reason = forms.CharField(
-        label="Reason (optional, kept in the batch history)",
+        label="Reason",
+        help_text="Kept in the batch history.",
         required=False,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),

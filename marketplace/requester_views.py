@@ -456,7 +456,7 @@ def batch_upload(request: RequesterRequest, project_id: int) -> HttpResponse:
                 else:
                     messages.success(
                         request,
-                        f"Imported {batch.task_count:,} tasks. Check the cost and publish "
+                        f"Imported {batch.task_count:,} task{'' if batch.task_count == 1 else 's'}. Check the cost and publish "
                         "when you are ready.",
                     )
                 return redirect("requester:batch_detail", batch.pk)

@@ -25,6 +25,28 @@ def accessible(field: BoundField) -> SafeString:
     return field.as_widget(attrs=attrs)
 
 
+@register.simple_tag
+def add_funds_query(shortfall_cents: int, next_path: str) -> str:
+    """The query of the Add-funds link of a batch that cannot be published: the
+    shortfall to prefill and the batch to come back to."""
+    from django.utils.http import urlencode
+
+    from core.money import cents_to_decimal_text
+
+    return urlencode({"amount": cents_to_decimal_text(shortfall_cents), "next": next_path})
+
+
+@register.filter
+def batch_status_label(status: str) -> str:
+    """``"importing"`` → "Importing" (the name people see, not the stored value)."""
+    from marketplace.models import BatchStatus
+
+    try:
+        return str(BatchStatus(status).label)
+    except ValueError:
+        return status
+
+
 @register.filter
 def duration_text(seconds: float | int | None) -> str:
     """``95`` → ``1 min 35 s``; None → ``—``."""
