@@ -38,6 +38,7 @@ from marketplace.forms_requester import (
 )
 from marketplace.models import (
     BATCH_LIVE_STATUSES,
+    MAX_ASSIGNMENTS_PER_TASK,
     BatchStatus,
     Project,
     Role,
@@ -164,6 +165,42 @@ def project_new(request: RequesterRequest) -> HttpResponse:
     return render(request, "marketplace/project_new.html", {"kinds": _kinds()})
 
 
+# The planned batch size the pricing panel starts with, and the most it will price.
+PLANNED_ROWS_DEFAULT = 100
+PLANNED_ROWS_MAX = 10_000_000
+
+
+def _whole_number(raw: Any, *, low: int, high: int) -> int | None:
+    text = str(raw if raw is not None else "").strip().replace(",", "")
+    if not text.isascii() or not text.isdigit():
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
+def _pricing_with_batch(
+    reward: str, estimated: Any, *, assignments: Any, rows: Any
+) -> dict[str, Any]:
+    """The pricing panel: per assignment, and for a planned batch of ``rows`` rows with
+    ``assignments`` assignments per task (both as typed; left out while invalid)."""
+    ctx = _pricing_context(reward, estimated)
+    ctx["planned_rows"] = rows if rows not in (None, "") else PLANNED_ROWS_DEFAULT
+    if "pricing" not in ctx:
+        return ctx
+    n_rows = _whole_number(ctx["planned_rows"], low=1, high=PLANNED_ROWS_MAX)
+    n_assignments = _whole_number(assignments, low=1, high=MAX_ASSIGNMENTS_PER_TASK)
+    if n_rows is None or n_assignments is None:
+        ctx["planned_error"] = (
+            f"Enter the rows of a batch (1 to {PLANNED_ROWS_MAX:,}) and the assignments per "
+            f"task (1 to {MAX_ASSIGNMENTS_PER_TASK}) to see what a batch costs."
+        )
+    else:
+        ctx["planned"] = selectors.planned_batch(
+            pricing=ctx["pricing"], rows=n_rows, assignments_per_task=n_assignments
+        )
+    return ctx
+
+
 def _pricing_context(reward: str, estimated: Any) -> dict[str, Any]:
     """What the pricing panel shows for a reward (dollars, as typed) and an estimate."""
     if not str(reward or "").strip() or not str(estimated or "").strip():
@@ -221,13 +258,21 @@ def _editor_context(form: ProjectForm, *, kind: str, project: Project | None) ->
     }
     if form.is_bound:
         ctx.update(
-            _pricing_context(form.data.get("reward", ""), form.data.get("estimated_seconds", ""))
+            _pricing_with_batch(
+                form.data.get("reward", ""),
+                form.data.get("estimated_seconds", ""),
+                assignments=form.data.get("assignments_per_task", ""),
+                rows=form.data.get("planned_rows", ""),
+            )
         )
         ctx.update(_placeholders_context(form))
     else:
         ctx.update(
-            _pricing_context(
-                form.initial.get("reward", ""), form.initial.get("estimated_seconds", "")
+            _pricing_with_batch(
+                form.initial.get("reward", ""),
+                form.initial.get("estimated_seconds", ""),
+                assignments=form["assignments_per_task"].value(),
+                rows="",
             )
         )
         if project is not None:
@@ -398,7 +443,12 @@ def project_restore(request: RequesterRequest, project_id: int) -> HttpResponse:
 @require_GET
 @requester_required
 def pricing_partial(request: RequesterRequest) -> HttpResponse:
-    ctx = _pricing_context(request.GET.get("reward", ""), request.GET.get("estimated_seconds", ""))
+    ctx = _pricing_with_batch(
+        request.GET.get("reward", ""),
+        request.GET.get("estimated_seconds", ""),
+        assignments=request.GET.get("assignments_per_task", ""),
+        rows=request.GET.get("planned_rows", ""),
+    )
     return render(request, "marketplace/partials/pricing.html", ctx)
 
 

@@ -89,6 +89,11 @@ def test_requester_creates_previews_uploads_publishes_and_watches(page: Page, si
     expect(page.locator("#pricing-hourly")).to_have_text("$12.00/h")
     expect(page.locator("#pricing-fee")).to_have_text("$0.02")
     expect(page.locator("#pricing-total")).to_have_text("$0.12")
+    # What a whole batch would cost, as the size is typed.
+    expect(page.locator("#pricing-batch-total")).to_have_text("$12.00")  # 100 rows × 12¢
+    page.get_by_label("Rows in a batch").fill("2,000")
+    expect(page.locator("#pricing-batch-assignments")).to_have_text("2,000 × 1 = 2,000")
+    expect(page.locator("#pricing-batch-total")).to_have_text("$240.00")
     # Changing the labels updates the preview on request, in the same frame.
     page.get_by_label("Labels (one per line)").fill("Negative\nMixed\nPositive")
     page.get_by_role("button", name="Preview the template").click()

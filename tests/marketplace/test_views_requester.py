@@ -234,6 +234,51 @@ def test_pricing_partial(rclient):
     assert "uses a comma for cents" in comma and "Meets" not in comma
 
 
+def _pricing_panel(rclient, **params) -> str:
+    html = rclient.get(reverse("requester:pricing"), params).content.decode()
+    return re.sub(r"\s+", " ", html)
+
+
+def test_pricing_shows_what_a_planned_batch_costs(rclient):
+    html = _pricing_panel(
+        rclient,
+        reward="0.10",
+        estimated_seconds="30",
+        assignments_per_task="3",
+        planned_rows="2000",
+    )
+    assert "A batch of 2,000 rows" in html
+    assert '<dd id="pricing-batch-assignments">2,000 × 3 = 6,000</dd>' in html
+    assert '<dd id="pricing-batch-total">$720.00</dd>' in html  # 6,000 × (10¢ + 2¢)
+    one = _pricing_panel(
+        rclient, reward="0.10", estimated_seconds="30", assignments_per_task="1", planned_rows="1"
+    )
+    assert "A batch of 1 row<" in one and '<dd id="pricing-batch-total">$0.12</dd>' in one
+    bad = _pricing_panel(
+        rclient, reward="0.10", estimated_seconds="30", assignments_per_task="0", planned_rows="x"
+    )
+    assert "pricing-batch-total" not in bad and "to see what a batch costs" in bad
+    assert '<dd id="pricing-total">$0.12</dd>' in bad  # the per-assignment part still shows
+
+
+def test_pricing_names_the_minimum_fee_when_it_applies(rclient):
+    low = _pricing_panel(rclient, reward="0.02", estimated_seconds="5")
+    assert "Platform fee ($0.01 minimum)" in low and "20%" in low  # 20% of 2¢ rounds to 0¢
+    assert "Platform fee (20%)" not in low
+    normal = _pricing_panel(rclient, reward="0.10", estimated_seconds="30")
+    assert "Platform fee (20%)" in normal and "minimum" not in normal
+    assert "You pay per assignment" in normal
+
+
+def test_the_project_list_says_what_each_column_counts(rclient, requester):
+    services.project_create(
+        owner=requester, title="T", template_kind="sentiment", reward_cents=10, estimated_seconds=30
+    )
+    html = rclient.get(reverse("requester:project_list")).content.decode()
+    assert ">Reward per assignment</th>" in html and ">Assignments per task</th>" in html
+    assert ">Per task</th>" not in html
+
+
 def test_placeholders_partial(rclient):
     url = reverse("requester:placeholders")
     html = rclient.post(
