@@ -234,17 +234,27 @@ def _placeholders_context(form: TemplateForm | ProjectForm) -> dict[str, Any]:
     errors = [e for name in template_fields for e in form.errors.get(name, [])]
     if errors:
         return {"placeholder_error": errors[0]}
+    warnings: list[str] = []
     try:
         values = form.template_values()
         if values["template_kind"] == TemplateKind.CUSTOM:
             names = templating.check_template(values["template_html"])
+            warnings = templating.template_warnings(values["template_html"])
         else:
             names = templating.placeholders(
                 builtin_templates.get(values["template_kind"], values["template_config"])
             )
     except ApplicationError as exc:
         return {"placeholder_error": exc.message}
-    return {"placeholders": names}
+    return {"placeholders": names, "template_warnings": warnings}
+
+
+def _warn_about_template(request: RequesterRequest, project: Project) -> None:
+    """Saved, but likely not working as meant: say so next to the success message."""
+    if project.template_kind != TemplateKind.CUSTOM:
+        return
+    for warning in templating.template_warnings(project.template_html):
+        messages.warning(request, f"Check the template: {warning}")
 
 
 def _editor_context(form: ProjectForm, *, kind: str, project: Project | None) -> dict[str, Any]:
@@ -308,6 +318,7 @@ def project_create(request: RequesterRequest, kind: str) -> HttpResponse:
                     request,
                     f"Project “{project.title}” created. Try the preview, then upload a batch.",
                 )
+                _warn_about_template(request, project)
                 return redirect("requester:project_detail", project.pk)
         else:
             status = 400
@@ -332,7 +343,7 @@ def project_edit(request: RequesterRequest, project_id: int) -> HttpResponse:
                 messages.info(request, "Nothing was changed.")
                 return redirect("requester:project_detail", project.pk)
             try:
-                services.project_update(project=project, user=request.user, data=data)
+                project = services.project_update(project=project, user=request.user, data=data)
             except ApplicationError as exc:
                 form.add_service_error(exc)
                 status = exc.status if exc.status >= 400 else 400
@@ -342,6 +353,7 @@ def project_edit(request: RequesterRequest, project_id: int) -> HttpResponse:
                     "Project saved. Drafts will be quoted with the new terms; "
                     "published batches keep theirs.",
                 )
+                _warn_about_template(request, project)
                 return redirect("requester:project_detail", project.pk)
         else:
             status = 400

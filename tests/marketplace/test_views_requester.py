@@ -634,3 +634,32 @@ def test_cannot_revoke_another_requesters_key(rclient):
     assert rclient.post(reverse("requester:api_key_revoke", args=[key.pk])).status_code == 404
     key.refresh_from_db()
     assert key.revoked_at is None
+
+
+def test_saving_a_template_that_will_not_work_warns_but_saves(rclient, requester):
+    html = '<p>${text</p><script src="https://cdn.example/x.js"></script>'
+    response = rclient.post(
+        reverse("requester:project_create", args=["custom"]),
+        _project_post(template_kind="custom", template_html=html),
+        follow=True,
+    )
+    page = response.content.decode()
+    project = Project.objects.get(owner=requester)
+    assert project.template_html == html
+    assert "Check the template: The template has no answer fields" in page
+    assert "is not a placeholder" in page
+    assert "The script from https://cdn.example/x.js will not run" in page
+    # Fixed on edit: no warnings any more.
+    fixed = _project_post(template_kind="custom", template_html='<p>${text}</p><input name="a">')
+    page = rclient.post(
+        reverse("requester:project_edit", args=[project.pk]), fixed, follow=True
+    ).content.decode()
+    assert "Project saved" in page and "Check the template" not in page
+
+
+def test_the_editor_panel_shows_the_warnings_as_the_template_is_typed(rclient):
+    html = rclient.post(
+        reverse("requester:placeholders"),
+        {"template_kind": "custom", "template_html": "<p>${text}</p>"},
+    ).content.decode()
+    assert 'id="template-warnings"' in html and "no answer fields" in html
