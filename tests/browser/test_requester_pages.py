@@ -41,7 +41,12 @@ def requester_pages(db):
     """A requester with a bit of everything: projects, a published batch with work in
     progress, a draft the balance covers, a draft it does not, statement lines, a key."""
     requester = RequesterFactory(email="pages@example.com", display_name="Pages")
-    ledger.deposit(key="pages-deposit-1", user=requester, amount_cents=5_000, memo="Top-up")
+    ledger.deposit(
+        key="pages-deposit-1",
+        user=requester,
+        amount_cents=5_000,
+        memo="Top-up via Stripe Checkout for the spring review campaign, approved by finance",
+    )
     sentiment = services.project_create(
         owner=requester,
         title="Rate product reviews from the spring catalogue",
@@ -60,10 +65,10 @@ def requester_pages(db):
         project=sentiment,
         user=requester,
         filename="week1.csv",
-        fileobj=io.BytesIO(_rows(12)),
+        fileobj=io.BytesIO(_rows(300)),
         name="Reviews, week 1",
     )
-    services.batch_publish(batch=published, user=requester)
+    services.batch_publish(batch=published, user=requester)  # −$36.00 on the statement
     now = timezone.now()
     for task, status in zip(
         Task.objects.filter(batch=published).order_by("row_number")[:3],
@@ -148,6 +153,22 @@ def _off_screen(page: Page, width: int) -> list[str]:
     )
 
 
+def _wrapped_amounts(page: Page) -> list[str]:
+    """Money and counts in table cells that take more than one line ("−$36.00" broken
+    after its minus sign)."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('main td.num'))
+            .filter(el => el.offsetParent !== null && el.textContent.trim())
+            .filter(el => {
+              const range = document.createRange();
+              range.selectNodeContents(el);
+              const tops = new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top)));
+              return tops.size > 1;
+            })
+            .map(el => el.textContent.trim())"""
+    )
+
+
 @pytest.mark.parametrize("screen", list(WIDTHS))
 def test_every_requester_page_fits_and_passes_axe(
     open_context, live_server, requester_pages, screen
@@ -170,7 +191,53 @@ def test_every_requester_page_fits_and_passes_axe(
         off = _off_screen(page, width)
         if off:
             problems.append(f"{path}: cut off: {off[:5]}")
+        wrapped = _wrapped_amounts(page)
+        if wrapped:
+            problems.append(f"{path}: amounts broken over two lines: {wrapped[:5]}")
         problems += [
             f"{path}: axe {v['impact']} {v['id']} at {v['targets']}" for v in axe_violations(page)
         ]
     assert problems == [], "\n".join(problems)
+
+
+def test_on_a_phone_the_navigation_is_a_menu_usable_with_the_keyboard(
+    open_context, live_server, requester_pages
+):
+    context = open_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    _log_in(page, live_server.url)
+    nav = page.get_by_role("navigation", name="Main")
+    menu = nav.get_by_role("button", name="Menu")
+    projects = nav.get_by_role("link", name="Projects")
+    # One row: the brand and the button; the links wait behind it.
+    expect(menu).to_be_visible()
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(projects).to_be_hidden()
+    assert page.evaluate("document.querySelector('.site-header').offsetHeight") < 80
+    # Keyboard: Tab from the skip link reaches the button; Enter opens, Escape closes.
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(menu).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(projects).to_be_visible()
+    expect(nav.get_by_role("button", name="Log out")).to_be_visible()
+    (SHOTS / "phone").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "phone" / "menu-open.png"))
+    page.keyboard.press("Tab")
+    expect(projects).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(projects).to_be_hidden()
+    expect(menu).to_be_focused()
+    # Open again and follow a link.
+    menu.click()
+    nav.get_by_role("link", name="Statement").click()
+    expect(page.get_by_role("heading", name="Statement")).to_be_visible()
+    # On a desktop there is no button: the links are always there.
+    wide = open_context(viewport={"width": 1280, "height": 900}).new_page()
+    _log_in(wide, live_server.url)
+    expect(wide.get_by_role("button", name="Menu")).to_be_hidden()
+    expect(
+        wide.get_by_role("navigation", name="Main").get_by_role("link", name="Projects")
+    ).to_be_visible()
