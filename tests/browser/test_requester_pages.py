@@ -125,6 +125,7 @@ def _pages(data) -> list[tuple[str, str]]:
         ("publish", f"/requester/batches/{draft.pk}/publish/"),
         ("cancel", f"/requester/batches/{pub.pk}/cancel/"),
         ("add-funds", "/payouts/funds/"),
+        ("add-funds-for-batch", f"/payouts/funds/?amount=191.44&next=/requester/batches/{big.pk}/"),
         ("statement", "/payouts/statement/"),
         ("api-keys", "/requester/api-keys/"),
     ]
