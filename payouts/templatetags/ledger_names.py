@@ -12,7 +12,7 @@ register = template.Library()
 
 Kind = LedgerAccount.Kind
 
-ACCOUNT_NAMES = {
+ACCOUNT_NAMES: dict[str, str] = {
     Kind.REQUESTER_AVAILABLE: "Requester balance",
     Kind.BATCH_ESCROW: "Batch escrow (held for published batches)",
     Kind.WORKER_AVAILABLE: "Worker earnings",
