@@ -663,3 +663,29 @@ def test_the_editor_panel_shows_the_warnings_as_the_template_is_typed(rclient):
         {"template_kind": "custom", "template_html": "<p>${text}</p>"},
     ).content.decode()
     assert 'id="template-warnings"' in html and "no answer fields" in html
+
+
+def test_the_project_page_names_the_minimum_fee_when_it_applies(rclient, requester):
+    cheap = services.project_create(
+        owner=requester,
+        title="Cheap",
+        template_kind="sentiment",
+        reward_cents=2,
+        estimated_seconds=5,
+    )
+    page = re.sub(
+        r"\s+",
+        " ",
+        rclient.get(reverse("requester:project_detail", args=[cheap.pk])).content.decode(),
+    )
+    assert "$0.01 per assignment (the $0.01 minimum)" in page
+
+
+def test_counts_have_thousands_separators(rclient, requester):
+    fund(requester, 100_000)
+    project = make_project(requester)
+    batch = upload(project, requester, csv_bytes(2_000))
+    detail = rclient.get(reverse("requester:batch_detail", args=[batch.pk])).content.decode()
+    assert "2,000 tasks" in detail and "2000" not in re.sub(r"\d{4}-\d\d-\d\d", "", detail)
+    publish = rclient.get(reverse("requester:batch_publish", args=[batch.pk])).content.decode()
+    assert "shows its 2,000 tasks" in publish
