@@ -689,3 +689,11 @@ def test_counts_have_thousands_separators(rclient, requester):
     assert "2,000 tasks" in detail and "2000" not in re.sub(r"\d{4}-\d\d-\d\d", "", detail)
     publish = rclient.get(reverse("requester:batch_publish", args=[batch.pk])).content.decode()
     assert "shows its 2,000 tasks" in publish
+
+
+def test_the_cancel_form_says_optional_once(rclient, requester):
+    fund(requester, 10_000)
+    batch = upload(make_project(requester), requester, csv_bytes(3))
+    page = rclient.get(reverse("requester:batch_cancel", args=[batch.pk])).content.decode()
+    assert page.count("(optional)") == 1
+    assert "Kept in the batch history." in page
