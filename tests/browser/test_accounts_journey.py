@@ -82,6 +82,11 @@ def test_landing_and_login_pages_look_right_on_a_phone(open_context, site):
     page.goto(site + "/")
     # Nothing overflows sideways on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # A visitor's header is short enough to stay open: Log in and Sign up in view.
+    banner = page.get_by_role("banner")
+    expect(banner.get_by_role("link", name="Log in")).to_be_visible()
+    expect(banner.get_by_role("link", name="Sign up")).to_be_visible()
+    expect(banner.get_by_role("button", name="Menu")).to_have_count(0)
     page.screenshot(path="var/test-results/landing-phone.png", full_page=True)
     page.goto(site + "/accounts/login/")
     page.keyboard.press("Tab")  # the skip link is the first stop for keyboard users
