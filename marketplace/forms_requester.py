@@ -515,7 +515,8 @@ class BatchUploadForm(forms.Form):
 
 class CancelForm(forms.Form):
     reason = forms.CharField(
-        label="Reason (optional, kept in the batch history)",
+        label="Reason",
+        help_text="Kept in the batch history.",
         required=False,
         max_length=limits.CANCEL_REASON_CHARS,
         widget=forms.Textarea(attrs={"rows": 3}),

@@ -4,15 +4,21 @@ from urllib.parse import urlsplit
 
 from csp.middleware import CSPMiddleware
 from django.conf import settings
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
 
 class StaffTOTPRequiredMiddleware:
-    """Staff must have TOTP two-factor set up: until they do, every page except the
-    account/MFA pages, static files and /healthz sends them to set it up."""
+    """Staff must have TOTP two-factor set up. Until they do, a top-level page
+    navigation (the browser loading a page in its tab) is redirected to the TOTP setup;
+    every other request (images, the favicon, htmx partials, ``fetch``, frames, API
+    calls) is refused with a plain 403 and never redirected. A redirected subresource
+    would load the setup page behind the person's back, and that page makes a new
+    secret each time it is shown: the code they then typed from their app was always
+    "incorrect". Account/MFA pages, static files, the favicon and /healthz stay open."""
 
-    ALLOWED_PREFIXES = ("/accounts/", "/static/", "/healthz")
+    ALLOWED_PREFIXES = ("/accounts/", "/static/", "/healthz", "/favicon.ico")
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -26,8 +32,27 @@ class StaffTOTPRequiredMiddleware:
             and not request.path.startswith(self.ALLOWED_PREFIXES)
             and not _has_totp(user)
         ):
-            return redirect(reverse("mfa_activate_totp") + f"?next={request.path}")
+            if is_page_navigation(request):
+                return redirect(reverse("mfa_activate_totp") + f"?next={request.path}")
+            return HttpResponse(
+                "Set up two-factor authentication first.",
+                status=403,
+                content_type="text/plain; charset=utf-8",
+            )
         return self.get_response(request)
+
+
+def is_page_navigation(request) -> bool:
+    """A top-level navigation: ``Sec-Fetch-Mode: navigate`` with ``Sec-Fetch-Dest:
+    document`` from browsers that send fetch metadata (all current ones); otherwise a
+    GET that asks for HTML and is not an htmx request."""
+    if request.headers.get("HX-Request"):
+        return False
+    dest = request.headers.get("Sec-Fetch-Dest")
+    mode = request.headers.get("Sec-Fetch-Mode")
+    if dest is not None or mode is not None:
+        return dest == "document" and mode == "navigate"
+    return request.method in ("GET", "HEAD") and "text/html" in request.headers.get("Accept", "")
 
 
 def _has_totp(user) -> bool:

@@ -40,6 +40,7 @@ from marketplace.forms_requester import (
 )
 from marketplace.models import (
     BATCH_LIVE_STATUSES,
+    MAX_ASSIGNMENTS_PER_TASK,
     BatchStatus,
     Project,
     Role,
@@ -165,6 +166,42 @@ def project_new(request: RequesterRequest) -> HttpResponse:
     return render(request, "marketplace/project_new.html", {"kinds": _kinds()})
 
 
+# The planned batch size the pricing panel starts with, and the most it will price.
+PLANNED_ROWS_DEFAULT = 100
+PLANNED_ROWS_MAX = 10_000_000
+
+
+def _whole_number(raw: Any, *, low: int, high: int) -> int | None:
+    text = str(raw if raw is not None else "").strip().replace(",", "")
+    if not text.isascii() or not text.isdigit():
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
+def _pricing_with_batch(
+    reward: str, estimated: Any, *, assignments: Any, rows: Any
+) -> dict[str, Any]:
+    """The pricing panel: per assignment, and for a planned batch of ``rows`` rows with
+    ``assignments`` assignments per task (both as typed; left out while invalid)."""
+    ctx = _pricing_context(reward, estimated)
+    ctx["planned_rows"] = rows if rows not in (None, "") else PLANNED_ROWS_DEFAULT
+    if "pricing" not in ctx:
+        return ctx
+    n_rows = _whole_number(ctx["planned_rows"], low=1, high=PLANNED_ROWS_MAX)
+    n_assignments = _whole_number(assignments, low=1, high=MAX_ASSIGNMENTS_PER_TASK)
+    if n_rows is None or n_assignments is None:
+        ctx["planned_error"] = (
+            f"Enter the rows of a batch (1 to {PLANNED_ROWS_MAX:,}) and the assignments per "
+            f"task (1 to {MAX_ASSIGNMENTS_PER_TASK}) to see what a batch costs."
+        )
+    else:
+        ctx["planned"] = selectors.planned_batch(
+            pricing=ctx["pricing"], rows=n_rows, assignments_per_task=n_assignments
+        )
+    return ctx
+
+
 def _pricing_context(reward: str, estimated: Any) -> dict[str, Any]:
     """What the pricing panel shows for a reward (dollars, as typed) and an estimate."""
     if not str(reward or "").strip() or not str(estimated or "").strip():
@@ -201,17 +238,27 @@ def _placeholders_context(form: TemplateForm | ProjectForm) -> dict[str, Any]:
     errors = [e for name in template_fields for e in form.errors.get(name, [])]
     if errors:
         return {"placeholder_error": errors[0]}
+    warnings: list[str] = []
     try:
         values = form.template_values()
         if values["template_kind"] == TemplateKind.CUSTOM:
             names = templating.check_template(values["template_html"])
+            warnings = templating.template_warnings(values["template_html"])
         else:
             names = templating.placeholders(
                 builtin_templates.get(values["template_kind"], values["template_config"])
             )
     except ApplicationError as exc:
         return {"placeholder_error": exc.message}
-    return {"placeholders": names}
+    return {"placeholders": names, "template_warnings": warnings}
+
+
+def _warn_about_template(request: RequesterRequest, project: Project) -> None:
+    """Saved, but likely not working as meant: say so next to the success message."""
+    if project.template_kind != TemplateKind.CUSTOM:
+        return
+    for warning in templating.template_warnings(project.template_html):
+        messages.warning(request, f"Check the template: {warning}")
 
 
 def _editor_context(form: ProjectForm, *, kind: str, project: Project | None) -> dict[str, Any]:
@@ -225,13 +272,21 @@ def _editor_context(form: ProjectForm, *, kind: str, project: Project | None) ->
     }
     if form.is_bound:
         ctx.update(
-            _pricing_context(form.data.get("reward", ""), form.data.get("estimated_seconds", ""))
+            _pricing_with_batch(
+                form.data.get("reward", ""),
+                form.data.get("estimated_seconds", ""),
+                assignments=form.data.get("assignments_per_task", ""),
+                rows=form.data.get("planned_rows", ""),
+            )
         )
         ctx.update(_placeholders_context(form))
     else:
         ctx.update(
-            _pricing_context(
-                form.initial.get("reward", ""), form.initial.get("estimated_seconds", "")
+            _pricing_with_batch(
+                form.initial.get("reward", ""),
+                form.initial.get("estimated_seconds", ""),
+                assignments=form["assignments_per_task"].value(),
+                rows="",
             )
         )
         if project is not None:
@@ -269,6 +324,7 @@ def project_create(request: RequesterRequest, kind: str) -> HttpResponse:
                     request,
                     f"Project “{project.title}” created. Try the preview, then upload a batch.",
                 )
+                _warn_about_template(request, project)
                 return redirect("requester:project_detail", project.pk)
         else:
             status = 400
@@ -293,7 +349,7 @@ def project_edit(request: RequesterRequest, project_id: int) -> HttpResponse:
                 messages.info(request, "Nothing was changed.")
                 return redirect("requester:project_detail", project.pk)
             try:
-                services.project_update(project=project, user=request.user, data=data)
+                project = services.project_update(project=project, user=request.user, data=data)
             except ApplicationError as exc:
                 form.add_service_error(exc)
                 status = exc.status if exc.status >= 400 else 400
@@ -303,6 +359,7 @@ def project_edit(request: RequesterRequest, project_id: int) -> HttpResponse:
                     "Project saved. Drafts will be quoted with the new terms; "
                     "published batches keep theirs.",
                 )
+                _warn_about_template(request, project)
                 return redirect("requester:project_detail", project.pk)
         else:
             status = 400
@@ -403,7 +460,12 @@ def project_restore(request: RequesterRequest, project_id: int) -> HttpResponse:
 @require_GET
 @requester_required
 def pricing_partial(request: RequesterRequest) -> HttpResponse:
-    ctx = _pricing_context(request.GET.get("reward", ""), request.GET.get("estimated_seconds", ""))
+    ctx = _pricing_with_batch(
+        request.GET.get("reward", ""),
+        request.GET.get("estimated_seconds", ""),
+        assignments=request.GET.get("assignments_per_task", ""),
+        rows=request.GET.get("planned_rows", ""),
+    )
     return render(request, "marketplace/partials/pricing.html", ctx)
 
 
@@ -420,7 +482,9 @@ def placeholders_partial(request: RequesterRequest) -> HttpResponse:
         )
     form = TemplateForm(request.POST, kind=kind)
     form.is_valid()
-    return render(request, "marketplace/partials/placeholders.html", _placeholders_context(form))
+    # The editor's panel sits under the page's h1 (fieldsets have legends, not headings).
+    ctx = {**_placeholders_context(form), "heading_level": 2}
+    return render(request, "marketplace/partials/placeholders.html", ctx)
 
 
 # --- Batches -----------------------------------------------------------------------------
@@ -460,7 +524,7 @@ def batch_upload(request: RequesterRequest, project_id: int) -> HttpResponse:
                 else:
                     messages.success(
                         request,
-                        f"Imported {batch.task_count:,} tasks. Check the cost and publish "
+                        f"Imported {batch.task_count:,} task{'' if batch.task_count == 1 else 's'}. Check the cost and publish "
                         "when you are ready.",
                     )
                 return redirect("requester:batch_detail", batch.pk)

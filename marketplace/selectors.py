@@ -93,6 +93,31 @@ class Pricing:
     meets_pay_floor: bool
     fee_rate_bp: int
     pay_floor_cents_per_hour: int
+    fee_minimum_cents: int = 0
+    # True when the percentage would give less than the minimum fee, so the minimum is
+    # what is charged (the form then says "$0.01 minimum", not "20%").
+    fee_is_minimum: bool = False
+
+
+@dataclass(frozen=True)
+class PlannedBatch:
+    """The cost of a batch the requester is still designing: rows × assignments per
+    task × (reward + fee)."""
+
+    rows: int
+    assignments_per_task: int
+    assignment_count: int
+    total_cost_cents: int
+
+
+def planned_batch(*, pricing: Pricing, rows: int, assignments_per_task: int) -> PlannedBatch:
+    assignments = rows * assignments_per_task
+    return PlannedBatch(
+        rows=rows,
+        assignments_per_task=assignments_per_task,
+        assignment_count=assignments,
+        total_cost_cents=assignments * pricing.cost_per_assignment_cents,
+    )
 
 
 def project_pricing(
@@ -122,6 +147,9 @@ def project_pricing(
         ),
         fee_rate_bp=terms.fee_rate_bp,
         pay_floor_cents_per_hour=floor,
+        fee_minimum_cents=terms.fee_minimum_cents,
+        fee_is_minimum=fees.fee_cents(reward_cents, rate_bp=terms.fee_rate_bp, minimum_cents=0)
+        < terms.fee_minimum_cents,
     )
 
 

@@ -113,3 +113,82 @@ def field_names(task_html: str) -> frozenset[str]:
     parser.feed(task_html)
     parser.close()
     return frozenset(parser.names)
+
+
+# --- Warnings: a template that saves but will not work as meant ----------------------
+
+ANSWER_TAGS = ("input", "select", "textarea")
+NOT_ANSWER_INPUT_TYPES = ("hidden", "submit", "button", "reset", "image")
+
+
+class _TemplateScan(HTMLParser):
+    """Collects what the warnings need: named answer fields, and scripts and
+    stylesheets loaded from elsewhere."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.answer_fields: list[str] = []
+        self.external_scripts: list[str] = []
+        self.external_styles: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k.lower(): (v or "") for k, v in attrs}
+        if tag in ANSWER_TAGS and a.get("name", "").strip():
+            if tag != "input" or a.get("type", "text").lower() not in NOT_ANSWER_INPUT_TYPES:
+                self.answer_fields.append(a["name"].strip())
+        elif tag == "script" and a.get("src", "").strip():
+            self.external_scripts.append(a["src"].strip())
+        elif tag == "link" and "stylesheet" in a.get("rel", "").lower() and a.get("href"):
+            self.external_styles.append(a["href"].strip())
+
+    handle_startendtag = handle_starttag
+
+
+def broken_placeholders(template_html: str) -> list[str]:
+    """Each ``${`` that does not start a placeholder (``${text``, ``${ text }``,
+    ``${a-b}``), as the text around it, in order; at most 5."""
+    found = []
+    for match in re.finditer(r"\$\{", template_html):
+        if PLACEHOLDER_RE.match(template_html, match.start()):
+            continue
+        snippet = template_html[match.start() : match.start() + 20]
+        found.append(re.split(r"[<\n]", snippet)[0])
+        if len(found) == 5:
+            break
+    return found
+
+
+def template_warnings(template_html: str) -> list[str]:
+    """What is likely wrong with a requester's template although it can be saved: no
+    answer fields (workers could submit nothing), text that looks like a placeholder
+    but is not one (shown to workers as typed), and scripts or stylesheets from other
+    sites, which the task frame's Content-Security-Policy blocks."""
+    scan = _TemplateScan()
+    scan.feed(template_html)
+    scan.close()
+    warnings = []
+    if not scan.answer_fields:
+        warnings.append(
+            "The template has no answer fields: add an <input>, <select> or <textarea> with "
+            "a name, or workers can submit nothing."
+        )
+    broken = broken_placeholders(template_html)
+    if broken:
+        shown = ", ".join(f"“{b}”" for b in broken)
+        warnings.append(
+            f"{shown} {'is' if len(broken) == 1 else 'are'} not "
+            f"{'a placeholder' if len(broken) == 1 else 'placeholders'} and will be shown to "
+            "workers as typed: a placeholder is ${name}, with a closing brace and a name of "
+            "letters, digits and underscores."
+        )
+    for src in scan.external_scripts[:3]:
+        warnings.append(
+            f"The script from {src} will not run: the task frame only runs scripts written "
+            "in the template itself."
+        )
+    for href in scan.external_styles[:3]:
+        warnings.append(
+            f"The stylesheet {href} will not load: the task frame only uses styles written "
+            "in the template itself."
+        )
+    return warnings

@@ -60,6 +60,11 @@ PROGRESS_INTERVAL_S = 0.5
 EXTENSIONS = {".csv": UploadFormat.CSV, ".jsonl": UploadFormat.JSONL, ".ndjson": UploadFormat.JSONL}
 
 
+def _count(n: int, noun: str) -> str:
+    """``1, "field"`` → "1 field"; ``2000, "field"`` → "2,000 fields"."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 # --- Errors -----------------------------------------------------------------------------
 
 
@@ -536,14 +541,14 @@ def read_csv(
                         state.errors.add(
                             record,
                             f"#{ncols + 1}",
-                            f"This row has {len(values)} fields but the header has {ncols} columns.",
+                            f"This row has {_count(len(values), 'field')} but the header has {_count(ncols, 'column')}.",
                             line=start_line,
                         )
                     else:
                         state.errors.add(
                             record,
                             header[len(values)],
-                            f"This row has {len(values)} fields but the header has {ncols} columns.",
+                            f"This row has {_count(len(values), 'field')} but the header has {_count(ncols, 'column')}.",
                             line=start_line,
                         )
                     continue

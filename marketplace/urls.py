@@ -29,6 +29,7 @@ urlpatterns = [
     path("healthz/live", views.healthz_live, name="healthz_live"),
     path("healthz/ready", views.healthz_ready, name="healthz_ready"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/", include("allauth.urls")),
     path("payouts/", include("payouts.urls")),
     path("admin/", admin.site.urls),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -23,12 +24,29 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def home(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Where a person lands after logging in: their role's home; staff without a role
+    go to the money overview (moderators without money rights to the admin)."""
     role = request.user.current_role
     if role == Role.REQUESTER:
         return redirect("requester_home")
     if role == Role.WORKER:
         return redirect("worker_home")
+    if request.user.is_staff:
+        if request.user.is_superuser:
+            return redirect("payouts:money_overview")
+        return redirect("admin:index")
     return redirect("landing")
+
+
+_FAVICON = settings.BASE_DIR / "static" / "favicon.ico"
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico, which browsers fetch on their own (pages also link the SVG)."""
+    response = HttpResponse(_FAVICON.read_bytes(), content_type="image/x-icon")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @login_required

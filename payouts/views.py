@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+from urllib.parse import urlsplit
 
 import stripe
 from django.conf import settings
@@ -17,12 +18,13 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
 from core.http import AuthenticatedHttpRequest
-from core.money import cents_to_decimal_text
+from core.money import cents_to_decimal_text, format_cents, parse_dollars
 from payouts import audit, fees, funding, ledger, stripe_gateway
 from payouts.forms import AddFundsForm
 from payouts.models import Deposit, LedgerAccount, LedgerEntry, StripeAlert
@@ -34,12 +36,51 @@ def _requester_or_403(request: AuthenticatedHttpRequest) -> HttpResponse | None:
     return None
 
 
+# Where to send the requester once a deposit is credited: {deposit id: path}.
+NEXT_SESSION_KEY = "payouts.deposit_next"
+
+
+def safe_next_path(value: object) -> str | None:
+    """``value`` if it is a path of this site to return to, else None. Only our own
+    paths: it starts with one "/", has no scheme, host, backslash, whitespace or control
+    character, and resolves to one of our URLs (so no open redirect, however encoded)."""
+    if not isinstance(value, str) or not value.startswith("/") or len(value) > 500:
+        return None
+    if value.startswith("//") or "\\" in value or any(c.isspace() or ord(c) < 32 for c in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return None
+    try:
+        resolve(parts.path)
+    except Resolver404:
+        return None
+    return value
+
+
+def _suggested_amount(raw: str, minimum_cents: int) -> str:
+    """The amount a link asked to prefill (a batch's shortfall), at least the minimum
+    top-up, as plain dollars; "" when there is none or it does not parse."""
+    if not raw:
+        return ""
+    try:
+        cents = parse_dollars(raw, what="The amount")
+    except ApplicationError:
+        return ""
+    return cents_to_decimal_text(max(cents, minimum_cents))
+
+
 @login_required
 def add_funds(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Add funds. ``?amount=`` prefills the form (a batch's shortfall) and ``?next=``, a
+    path of ours, is where the requester returns once the payment is credited."""
     if denied := _requester_or_403(request):
         return denied
     terms = fees.platform_settings()
-    form = AddFundsForm(request.POST or None)
+    source = request.POST if request.method == "POST" else request.GET
+    next_path = safe_next_path(source.get("next", ""))
+    suggested = _suggested_amount(request.GET.get("amount", ""), terms.topup_minimum_cents)
+    form = AddFundsForm(request.POST or None, initial={"amount": suggested} if suggested else None)
     if request.method == "POST" and form.is_valid():
         try:
             deposit = funding.deposit_start(
@@ -50,6 +91,10 @@ def add_funds(request: AuthenticatedHttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             form.add_error("amount", exc.message)
         else:
+            if next_path:
+                pending = dict(request.session.get(NEXT_SESSION_KEY, {}))
+                pending[str(deposit.pk)] = next_path
+                request.session[NEXT_SESSION_KEY] = pending
             return redirect(deposit.checkout_url)
     return render(
         request,
@@ -58,6 +103,8 @@ def add_funds(request: AuthenticatedHttpRequest) -> HttpResponse:
             "form": form,
             "balance_cents": _requester_balance(request.user),
             "terms": terms,
+            "next_path": next_path,
+            "suggested": suggested,
             "recent": Deposit.objects.filter(user=request.user).order_by("-created_at")[:5],
         },
     )
@@ -93,6 +140,22 @@ def funds_return(request: AuthenticatedHttpRequest) -> HttpResponse:
         )
     session_id = request.GET.get("session_id", "")
     deposit = get_object_or_404(Deposit, checkout_session_id=session_id, user=request.user)
+    next_path = safe_next_path(request.session.get(NEXT_SESSION_KEY, {}).get(str(deposit.pk)))
+    if next_path and deposit.status == Deposit.Status.COMPLETED:
+        # Back to where the requester was (the batch that needed the money).
+        pending = dict(request.session.get(NEXT_SESSION_KEY, {}))
+        pending.pop(str(deposit.pk), None)
+        request.session[NEXT_SESSION_KEY] = pending
+        messages.success(
+            request,
+            f"{format_cents(deposit.credited_cents or 0)} added to your balance; "
+            f"balance now {format_cents(_requester_balance(request.user))}.",
+        )
+        if request.htmx:
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = next_path
+            return response
+        return redirect(next_path)
     template = (
         "payouts/partials/deposit_status.html" if request.htmx else "payouts/funds_return.html"
     )

@@ -271,7 +271,7 @@ def _import(
         batch=locked,
         to=BatchStatus.DRAFT,
         actor=actor,
-        reason=f"{result.task_count:,} rows imported",
+        reason=f"{result.task_count:,} row{'' if result.task_count == 1 else 's'} imported",
         update_fields=(
             "task_count",
             "gold_task_count",
@@ -454,7 +454,7 @@ def batch_publish(*, batch: Batch, user: User, expected_total_cents: int | None 
                 user=locked.owner,
                 batch_id=locked.pk,
                 amount_cents=total,
-                memo=f"Publish batch {locked.pk} ({quote.assignment_count:,} assignments)",
+                memo=f"Publish batch {locked.pk} ({quote.assignment_count:,} assignment{'' if quote.assignment_count == 1 else 's'})",
             )
         except ledger.InsufficientFunds as exc:  # the balance moved since we read it
             raise _insufficient(total=total, balance=exc.available_cents) from exc

@@ -152,6 +152,7 @@ ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_REDIRECT_URL = "landing"
 ACCOUNT_SIGNUP_FORM_CLASS = "marketplace.forms.RoleSignupForm"
+ACCOUNT_ADAPTER = "marketplace.account_adapter.AccountAdapter"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Fairtask] "
 # allauth's login rate limits stay on (its defaults); named here so they are visible.
 ACCOUNT_RATE_LIMITS = {
@@ -181,6 +182,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
+# Our wording for allauth's pages ("Log in", not "Sign In"): locale/en/LC_MESSAGES.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 # --- Static files --------------------------------------------------------------------

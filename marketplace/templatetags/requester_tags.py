@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from django import template
 from django.forms import BoundField
+from django.utils.http import urlencode
 from django.utils.safestring import SafeString
+
+from core.money import cents_to_decimal_text
+from marketplace.models import BatchStatus
 
 register = template.Library()
 
@@ -23,6 +27,22 @@ def accessible(field: BoundField) -> SafeString:
     if described:
         attrs["aria-describedby"] = " ".join(described)
     return field.as_widget(attrs=attrs)
+
+
+@register.simple_tag
+def add_funds_query(shortfall_cents: int, next_path: str) -> str:
+    """The query of the Add-funds link of a batch that cannot be published: the
+    shortfall to prefill and the batch to come back to."""
+    return urlencode({"amount": cents_to_decimal_text(shortfall_cents), "next": next_path})
+
+
+@register.filter
+def batch_status_label(status: str) -> str:
+    """``"importing"`` → "Importing" (the name people see, not the stored value)."""
+    try:
+        return str(BatchStatus(status).label)
+    except ValueError:
+        return status
 
 
 @register.filter

@@ -34,7 +34,7 @@ def log_in(page: Page, site: str, email: str) -> None:
     page.goto(site + "/accounts/login/")
     page.locator("#id_login").fill(email)
     page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("main").get_by_role("button", name="Log in", exact=True).click()
 
 
 def shot(page: Page, name: str) -> None:
@@ -69,7 +69,7 @@ def test_requester_creates_previews_uploads_publishes_and_watches(page: Page, si
     page.get_by_role("link", name="New project").first.click()
     expect(page.get_by_role("heading", name="New project: choose a template")).to_be_visible()
     shot(page, "project-new")
-    page.get_by_role("link", name="Use the Sentiment template").click()
+    page.get_by_role("link", name="Use this template for Sentiment").click()
     expect(page.get_by_role("heading", name="New project: Sentiment")).to_be_visible()
     assert_every_field_has_a_label(page)
     # The built-in's preview is already in the frame; its columns are listed.
@@ -88,6 +88,11 @@ def test_requester_creates_previews_uploads_publishes_and_watches(page: Page, si
     expect(page.locator("#pricing-hourly")).to_have_text("$12.00/h")
     expect(page.locator("#pricing-fee")).to_have_text("$0.02")
     expect(page.locator("#pricing-total")).to_have_text("$0.12")
+    # What a whole batch would cost, as the size is typed.
+    expect(page.locator("#pricing-batch-total")).to_have_text("$12.00")  # 100 rows × 12¢
+    page.get_by_label("Rows in a batch").fill("2,000")
+    expect(page.locator("#pricing-batch-assignments")).to_have_text("2,000 × 1 = 2,000")
+    expect(page.locator("#pricing-batch-total")).to_have_text("$240.00")
     # Changing the labels updates the preview on request, in the same frame.
     page.get_by_label("Labels (one per line)").fill("Negative\nMixed\nPositive")
     page.get_by_role("button", name="Preview the template").click()
@@ -198,7 +203,7 @@ def test_requester_creates_previews_uploads_publishes_and_watches(page: Page, si
     shot(page, "api-keys")
 
 
-def test_pages_fit_a_phone_and_work_with_the_keyboard(browser, live_server):
+def test_pages_fit_a_phone_and_work_with_the_keyboard(open_context, live_server):
     requester = RequesterFactory(email="phone@example.com")
     ledger.deposit(key="journey-deposit-2", user=requester, amount_cents=1_000)
     project = services.project_create(
@@ -217,7 +222,7 @@ def test_pages_fit_a_phone_and_work_with_the_keyboard(browser, live_server):
         fileobj=io.BytesIO(b"query,result\nrepot cactus,Use gloves\nbest tea,Green tea is nice\n"),
     )
     services.batch_publish(batch=batch, user=requester)
-    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context = open_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
     site = live_server.url
     log_in(page, site, "phone@example.com")

@@ -150,3 +150,43 @@ def test_labels_may_come_as_text_from_a_form():
         "No",
         "Maybe",
     ]
+
+
+# --- Warnings on templates that save but will not work as meant ------------------------
+
+
+def test_a_template_without_answer_fields_is_warned_about():
+    from marketplace.templating import template_warnings
+
+    (warning,) = template_warnings("<p>${text}</p><button>OK</button><input type=hidden name=x>")
+    assert warning.startswith("The template has no answer fields")
+    assert template_warnings('<p>${text}</p><input name="answer">') == []
+    assert template_warnings("<p>${text}</p><select name=s><option>a</select>") == []
+    assert template_warnings("<textarea name=t></textarea>") == []
+
+
+def test_broken_placeholders_are_named():
+    from marketplace.templating import broken_placeholders, template_warnings
+
+    html = '<p>${text</p><p>${ other }</p><p>${ok}</p><input name="a">'
+    assert broken_placeholders(html) == ["${text", "${ other }"]
+    (warning,) = template_warnings('<p>${text</p><input name="a">')
+    assert warning.startswith("“${text” is not a placeholder")
+    assert broken_placeholders("<p>${a} costs &#36;{b}</p>") == []
+
+
+def test_scripts_and_stylesheets_from_elsewhere_are_warned_about():
+    from marketplace.templating import template_warnings
+
+    html = (
+        '<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>'
+        '<link rel="stylesheet" href="https://cdn.example/s.css">'
+        "<script>document.title = 'inline is fine';</script>"
+        '<input name="a">'
+    )
+    assert template_warnings(html) == [
+        "The script from https://assets.crowd.aws/crowd-html-elements.js will not run: the "
+        "task frame only runs scripts written in the template itself.",
+        "The stylesheet https://cdn.example/s.css will not load: the task frame only uses "
+        "styles written in the template itself.",
+    ]

@@ -167,7 +167,7 @@ def test_row_with_too_many_or_too_few_fields(project, requester, _upload_dir):
             "row": 5,
             "line": 6,
             "column": "source",
-            "message": "This row has 1 fields but the header has 2 columns.",
+            "message": "This row has 1 field but the header has 2 columns.",
         },
     ]
     assert exc.message.startswith(

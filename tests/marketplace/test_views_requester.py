@@ -235,6 +235,51 @@ def test_pricing_partial(rclient):
     assert "uses a comma for cents" in comma and "Meets" not in comma
 
 
+def _pricing_panel(rclient, **params) -> str:
+    html = rclient.get(reverse("requester:pricing"), params).content.decode()
+    return re.sub(r"\s+", " ", html)
+
+
+def test_pricing_shows_what_a_planned_batch_costs(rclient):
+    html = _pricing_panel(
+        rclient,
+        reward="0.10",
+        estimated_seconds="30",
+        assignments_per_task="3",
+        planned_rows="2000",
+    )
+    assert "A batch of 2,000 rows" in html
+    assert '<dd id="pricing-batch-assignments">2,000 × 3 = 6,000</dd>' in html
+    assert '<dd id="pricing-batch-total">$720.00</dd>' in html  # 6,000 × (10¢ + 2¢)
+    one = _pricing_panel(
+        rclient, reward="0.10", estimated_seconds="30", assignments_per_task="1", planned_rows="1"
+    )
+    assert "A batch of 1 row<" in one and '<dd id="pricing-batch-total">$0.12</dd>' in one
+    bad = _pricing_panel(
+        rclient, reward="0.10", estimated_seconds="30", assignments_per_task="0", planned_rows="x"
+    )
+    assert "pricing-batch-total" not in bad and "to see what a batch costs" in bad
+    assert '<dd id="pricing-total">$0.12</dd>' in bad  # the per-assignment part still shows
+
+
+def test_pricing_names_the_minimum_fee_when_it_applies(rclient):
+    low = _pricing_panel(rclient, reward="0.02", estimated_seconds="5")
+    assert "Platform fee ($0.01 minimum)" in low and "20%" in low  # 20% of 2¢ rounds to 0¢
+    assert "Platform fee (20%)" not in low
+    normal = _pricing_panel(rclient, reward="0.10", estimated_seconds="30")
+    assert "Platform fee (20%)" in normal and "minimum" not in normal
+    assert "You pay per assignment" in normal
+
+
+def test_the_project_list_says_what_each_column_counts(rclient, requester):
+    services.project_create(
+        owner=requester, title="T", template_kind="sentiment", reward_cents=10, estimated_seconds=30
+    )
+    html = rclient.get(reverse("requester:project_list")).content.decode()
+    assert ">Reward per assignment</th>" in html and ">Assignments per task</th>" in html
+    assert ">Per task</th>" not in html
+
+
 def test_placeholders_partial(rclient):
     url = reverse("requester:placeholders")
     html = rclient.post(
@@ -608,3 +653,66 @@ def test_cannot_revoke_another_requesters_key(rclient):
     assert rclient.post(reverse("requester:api_key_revoke", args=[key.pk])).status_code == 404
     key.refresh_from_db()
     assert key.revoked_at is None
+
+
+def test_saving_a_template_that_will_not_work_warns_but_saves(rclient, requester):
+    html = '<p>${text</p><script src="https://cdn.example/x.js"></script>'
+    response = rclient.post(
+        reverse("requester:project_create", args=["custom"]),
+        _project_post(template_kind="custom", template_html=html),
+        follow=True,
+    )
+    page = response.content.decode()
+    project = Project.objects.get(owner=requester)
+    assert project.template_html == html
+    assert "Check the template: The template has no answer fields" in page
+    assert "is not a placeholder" in page
+    assert "The script from https://cdn.example/x.js will not run" in page
+    # Fixed on edit: no warnings any more.
+    fixed = _project_post(template_kind="custom", template_html='<p>${text}</p><input name="a">')
+    page = rclient.post(
+        reverse("requester:project_edit", args=[project.pk]), fixed, follow=True
+    ).content.decode()
+    assert "Project saved" in page and "Check the template" not in page
+
+
+def test_the_editor_panel_shows_the_warnings_as_the_template_is_typed(rclient):
+    html = rclient.post(
+        reverse("requester:placeholders"),
+        {"template_kind": "custom", "template_html": "<p>${text}</p>"},
+    ).content.decode()
+    assert 'id="template-warnings"' in html and "no answer fields" in html
+
+
+def test_the_project_page_names_the_minimum_fee_when_it_applies(rclient, requester):
+    cheap = services.project_create(
+        owner=requester,
+        title="Cheap",
+        template_kind="sentiment",
+        reward_cents=2,
+        estimated_seconds=5,
+    )
+    page = re.sub(
+        r"\s+",
+        " ",
+        rclient.get(reverse("requester:project_detail", args=[cheap.pk])).content.decode(),
+    )
+    assert "$0.01 per assignment (the $0.01 minimum)" in page
+
+
+def test_counts_have_thousands_separators(rclient, requester):
+    fund(requester, 100_000)
+    project = make_project(requester)
+    batch = upload(project, requester, csv_bytes(2_000))
+    detail = rclient.get(reverse("requester:batch_detail", args=[batch.pk])).content.decode()
+    assert "2,000 tasks" in detail and "2000" not in re.sub(r"\d{4}-\d\d-\d\d", "", detail)
+    publish = rclient.get(reverse("requester:batch_publish", args=[batch.pk])).content.decode()
+    assert "shows its 2,000 tasks" in publish
+
+
+def test_the_cancel_form_says_optional_once(rclient, requester):
+    fund(requester, 10_000)
+    batch = upload(make_project(requester), requester, csv_bytes(3))
+    page = rclient.get(reverse("requester:batch_cancel", args=[batch.pk])).content.decode()
+    assert page.count("(optional)") == 1
+    assert "Kept in the batch history." in page

@@ -1,0 +1,244 @@
+"""Every requester page, at a desktop width (1280 px) and a phone width (390 px): it fits
+the screen (nothing scrolls sideways, the money columns are on screen), axe-core finds
+no serious or critical violation (the ``context`` fixture checks each load), and a
+screenshot of each is kept in var/screenshots/<width>/ for a person to look at.
+
+Run alone to refresh the screenshots:
+``.venv/bin/pytest tests/browser/test_requester_pages.py -q``.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from marketplace import services
+from marketplace.models import Task
+from marketplace.services import api_keys as api_key_services
+from payouts import ledger
+from tasks.models import Assignment
+from tests.fixtures.browser import axe_violations
+from tests.fixtures.users import PASSWORD, RequesterFactory, WorkerFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SHOTS = Path("var/screenshots")
+WIDTHS = {"desktop": 1280, "phone": 390}
+
+
+def _rows(n: int) -> bytes:
+    lines = ["text,source"] + [f'"Review {i}: arrived on time, works fine",shop' for i in range(n)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.fixture
+def requester_pages(db):
+    """A requester with a bit of everything: projects, a published batch with work in
+    progress, a draft the balance covers, a draft it does not, statement lines, a key."""
+    requester = RequesterFactory(email="pages@example.com", display_name="Pages")
+    ledger.deposit(
+        key="pages-deposit-1",
+        user=requester,
+        amount_cents=5_000,
+        memo="Top-up via Stripe Checkout for the spring review campaign, approved by finance",
+    )
+    sentiment = services.project_create(
+        owner=requester,
+        title="Rate product reviews from the spring catalogue",
+        template_kind="sentiment",
+        reward_cents=10,
+        estimated_seconds=30,
+    )
+    services.project_create(
+        owner=requester,
+        title="Judge search results",
+        template_kind="relevance",
+        reward_cents=4,
+        estimated_seconds=15,
+    )
+    published = services.batch_upload(
+        project=sentiment,
+        user=requester,
+        filename="week1.csv",
+        fileobj=io.BytesIO(_rows(300)),
+        name="Reviews, week 1",
+    )
+    services.batch_publish(batch=published, user=requester)  # −$36.00 on the statement
+    now = timezone.now()
+    for task, status in zip(
+        Task.objects.filter(batch=published).order_by("row_number")[:3],
+        ["approved", "submitted", "accepted"],
+        strict=True,
+    ):
+        Assignment.objects.create(
+            task=task,
+            worker=WorkerFactory(),
+            status=status,
+            accepted_at=now - timedelta(seconds=40),
+            submitted_at=now if status != "accepted" else None,
+            reward_cents=10,
+            fee_cents=2,
+        )
+    draft = services.batch_upload(
+        project=sentiment,
+        user=requester,
+        filename="week2.csv",
+        fileobj=io.BytesIO(_rows(20)),
+        name="Reviews, week 2",
+    )
+    too_big = services.batch_upload(
+        project=sentiment,
+        user=requester,
+        filename="backlog.csv",
+        fileobj=io.BytesIO(_rows(2_000)),
+        name="Backlog",
+    )
+    api_key_services.api_key_create(user=requester, name="nightly upload from the lab server")
+    return {
+        "project": sentiment,
+        "published": published,
+        "draft": draft,
+        "too_big": too_big,
+    }
+
+
+def _pages(data) -> list[tuple[str, str]]:
+    p, pub, draft, big = data["project"], data["published"], data["draft"], data["too_big"]
+    return [
+        ("home", "/requester/"),
+        ("projects", "/requester/projects/"),
+        ("project-new", "/requester/projects/new/"),
+        ("project-form", "/requester/projects/new/sentiment/"),
+        ("project-form-custom", "/requester/projects/new/custom/"),
+        ("project-edit", f"/requester/projects/{p.pk}/edit/"),
+        ("project-detail", f"/requester/projects/{p.pk}/"),
+        ("batch-upload", f"/requester/projects/{p.pk}/batches/new/"),
+        ("batches", "/requester/batches/"),
+        ("batch-progress", f"/requester/batches/{pub.pk}/"),
+        ("batch-draft", f"/requester/batches/{draft.pk}/"),
+        ("batch-insufficient", f"/requester/batches/{big.pk}/"),
+        ("publish", f"/requester/batches/{draft.pk}/publish/"),
+        ("cancel", f"/requester/batches/{pub.pk}/cancel/"),
+        ("add-funds", "/payouts/funds/"),
+        ("add-funds-for-batch", f"/payouts/funds/?amount=191.44&next=/requester/batches/{big.pk}/"),
+        ("statement", "/payouts/statement/"),
+        ("api-keys", "/requester/api-keys/"),
+    ]
+
+
+def _log_in(page: Page, site: str) -> None:
+    page.goto(site + "/accounts/login/")
+    page.locator("#id_login").fill("pages@example.com")
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("form button[type=submit]").last.click()
+    expect(page.get_by_role("heading", name="Requester home")).to_be_visible()
+
+
+def _off_screen(page: Page, width: int) -> list[str]:
+    """Cells and controls of the main content that end beyond the right edge."""
+    return page.evaluate(
+        """(width) => Array.from(document.querySelectorAll(
+              'main td, main th, main input, main select, main textarea, main button, main .button, main code'))
+            .filter(el => el.offsetParent !== null)
+            .filter(el => { const r = el.getBoundingClientRect(); return r.width > 2 && r.height > 2; })
+            // A header row that is only there for screen readers (stacked tables).
+            .filter(el => !el.closest('thead') || el.closest('thead').getBoundingClientRect().width > 2)
+            .filter(el => el.getBoundingClientRect().right > width + 0.5)
+            .map(el => el.tagName.toLowerCase() + ': ' + el.textContent.trim().slice(0, 40))""",
+        width,
+    )
+
+
+def _wrapped_amounts(page: Page) -> list[str]:
+    """Money and counts in table cells that take more than one line ("−$36.00" broken
+    after its minus sign)."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('main td.num'))
+            .filter(el => el.offsetParent !== null && el.textContent.trim())
+            .filter(el => {
+              const range = document.createRange();
+              range.selectNodeContents(el);
+              const tops = new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top)));
+              return tops.size > 1;
+            })
+            .map(el => el.textContent.trim())"""
+    )
+
+
+@pytest.mark.parametrize("screen", list(WIDTHS))
+def test_every_requester_page_fits_and_passes_axe(
+    open_context, live_server, requester_pages, screen
+):
+    width = WIDTHS[screen]
+    context = open_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    site = live_server.url
+    _log_in(page, site)
+    (SHOTS / screen).mkdir(parents=True, exist_ok=True)
+    problems = []
+    for name, path in _pages(requester_pages):
+        response = page.goto(site + path)
+        assert response is not None and response.status == 200, (path, response)
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(SHOTS / screen / f"{name}.png"), full_page=True)
+        scroll_width = page.evaluate("document.documentElement.scrollWidth")
+        if scroll_width > width:
+            problems.append(f"{path}: page is {scroll_width} px wide")
+        off = _off_screen(page, width)
+        if off:
+            problems.append(f"{path}: cut off: {off[:5]}")
+        wrapped = _wrapped_amounts(page)
+        if wrapped:
+            problems.append(f"{path}: amounts broken over two lines: {wrapped[:5]}")
+        problems += [
+            f"{path}: axe {v['impact']} {v['id']} at {v['targets']}" for v in axe_violations(page)
+        ]
+    assert problems == [], "\n".join(problems)
+
+
+def test_on_a_phone_the_navigation_is_a_menu_usable_with_the_keyboard(
+    open_context, live_server, requester_pages
+):
+    context = open_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    _log_in(page, live_server.url)
+    nav = page.get_by_role("navigation", name="Main")
+    menu = nav.get_by_role("button", name="Menu")
+    projects = nav.get_by_role("link", name="Projects")
+    # One row: the brand and the button; the links wait behind it.
+    expect(menu).to_be_visible()
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(projects).to_be_hidden()
+    assert page.evaluate("document.querySelector('.site-header').offsetHeight") < 80
+    # Keyboard: Tab from the skip link reaches the button; Enter opens, Escape closes.
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(menu).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(projects).to_be_visible()
+    expect(nav.get_by_role("button", name="Log out")).to_be_visible()
+    (SHOTS / "phone").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "phone" / "menu-open.png"))
+    page.keyboard.press("Tab")
+    expect(projects).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(projects).to_be_hidden()
+    expect(menu).to_be_focused()
+    # Open again and follow a link.
+    menu.click()
+    nav.get_by_role("link", name="Statement").click()
+    expect(page.get_by_role("heading", name="Statement")).to_be_visible()
+    # On a desktop there is no button: the links are always there.
+    wide = open_context(viewport={"width": 1280, "height": 900}).new_page()
+    _log_in(wide, live_server.url)
+    expect(wide.get_by_role("button", name="Menu")).to_be_hidden()
+    expect(
+        wide.get_by_role("navigation", name="Main").get_by_role("link", name="Projects")
+    ).to_be_visible()
