@@ -298,19 +298,14 @@ def write_docs(label: str, result: dict, server: str) -> None:
         f"({', '.join(f'{r:,.0f}' for r in result['runs']['sql'])}) | {result['role']} | "
         f"PostgreSQL {result['postgresql']} at {server} | {result['date']} |"
     )
+    runs_heading = "### Runs recorded by bench/ledger.py"
     if heading not in text:
+        text = text.rstrip("\n") + f"\n\n{heading}\n\nSee `bench/ledger.py`.\n"
+    if runs_heading not in text:
         text = text.rstrip("\n") + (
-            f"\n\n{heading}\n\n"
-            "`bench/ledger.py` (see its docstring): ledger transactions posted per second, each "
-            "committed on its own, by one process, as the application's database role; per "
-            "cycle 1 deposit, 1 hold, 8 settles, 1 bonus, 1 withdrawal, 1 release, 1 reversal. "
-            "`durable`: each commit waits for its WAL flush (as in production); `no_wait`: "
-            "`synchronous_commit` off for the session, so the figure is the posting's own work "
-            "(locks, inserts, triggers) without the disk's flush time. "
-            "Median of 3 runs each (the runs in brackets). Target (issue 14): sealing the ledger and the role split keep at "
-            "least 0.8× of the figure before them.\n\n"
+            f"\n\n{runs_heading}\n\n"
             f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory_gb']} GB RAM, "
-            f"{info['os']}, Python {info['python']}; shared with other jobs, so runs vary.\n\n"
+            f"{info['os']}, Python {info['python']}. Medians (each run in brackets).\n\n"
             "| label | commit | durable postings/s | no_wait postings/s | sql postings/s | role | database | date |\n"
             "|---|---|---:|---:|---:|---|---|---|\n"
         )
