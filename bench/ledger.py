@@ -112,6 +112,27 @@ def creator_url(env: dict[str, str]) -> str:
     return env.get("DATABASE_OWNER_URL") or env["DATABASE_URL"]
 
 
+def backend_cpu_s(cursor) -> float | None:
+    """CPU seconds (user + system) the database backend of ``cursor`` has used, from
+    /proc (the server runs on this machine); None if not readable (a remote server)."""
+    cursor.execute("SELECT pg_backend_pid()")
+    (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_figures(done: int, client_s: float, backend_s: float | None) -> dict:
+    """CPU per posting: unlike wall time, hardly moved by other jobs on a busy machine."""
+    out = {"client_cpu_ms": round(client_s * 1000 / done, 3)}
+    if backend_s is not None:
+        out["db_cpu_ms"] = round(backend_s * 1000 / done, 3)
+        out["postings_per_cpu_s"] = round(done / (client_s + backend_s), 1)
+    return out
+
+
 def sql_child(postings: int) -> dict:
     """The ``sql`` mode: postings written by a DO block, as the application's role."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings.dev")
@@ -127,8 +148,10 @@ def sql_child(postings: int) -> dict:
     user = User.objects.create_user(f"bench-sql-{stamp}@example.com", is_requester=True)
     credit, debit = ledger.requester_account(user).pk, ledger.stripe_clearing_account().pk
     chunks = max(1, postings // SQL_CHUNK)
-    started = time.perf_counter()
     with connection.cursor() as cur:
+        db_before = backend_cpu_s(cur)
+        cpu_before = time.process_time()
+        started = time.perf_counter()
         for c in range(chunks):
             statement = (
                 SQL_POSTINGS.replace("CHUNK", str(SQL_CHUNK))
@@ -139,10 +162,13 @@ def sql_child(postings: int) -> dict:
             with transaction.atomic():
                 cur.execute(statement)
         seconds = time.perf_counter() - started
+        client_s = time.process_time() - cpu_before
+        db_after = backend_cpu_s(cur)
         cur.execute("SELECT current_user, current_setting('server_version')")
         role, version = cur.fetchone()
     done = chunks * SQL_CHUNK
     return {
+        **cpu_figures(done, client_s, None if db_before is None else db_after - db_before),
         "postings": done,
         "seconds": round(seconds, 3),
         "postings_per_s": round(done / seconds, 1),
@@ -182,6 +208,9 @@ def child(postings: int, no_wait: bool) -> dict:
 
     cycles = max(1, postings // CYCLE)
     done = 0
+    with connection.cursor() as cur:
+        db_before = backend_cpu_s(cur)
+    cpu_before = time.process_time()
     started = time.perf_counter()
     for c in range(cycles):
         tag = f"{stamp}-{c}"
@@ -222,10 +251,13 @@ def child(postings: int, no_wait: bool) -> dict:
         ledger.reverse(key=f"rev-{tag}", transaction=settles[0])
         done += CYCLE
     seconds = time.perf_counter() - started
+    client_s = time.process_time() - cpu_before
     with connection.cursor() as cur:
+        db_after = backend_cpu_s(cur)
         cur.execute("SELECT current_user, current_setting('server_version')")
         role, version = cur.fetchone()
     return {
+        **cpu_figures(done, client_s, None if db_before is None else db_after - db_before),
         "postings": done,
         "seconds": round(seconds, 3),
         "postings_per_s": round(done / seconds, 1),
@@ -266,19 +298,14 @@ def write_docs(label: str, result: dict, server: str) -> None:
         f"({', '.join(f'{r:,.0f}' for r in result['runs']['sql'])}) | {result['role']} | "
         f"PostgreSQL {result['postgresql']} at {server} | {result['date']} |"
     )
+    runs_heading = "### Runs recorded by bench/ledger.py"
     if heading not in text:
+        text = text.rstrip("\n") + f"\n\n{heading}\n\nSee `bench/ledger.py`.\n"
+    if runs_heading not in text:
         text = text.rstrip("\n") + (
-            f"\n\n{heading}\n\n"
-            "`bench/ledger.py` (see its docstring): ledger transactions posted per second, each "
-            "committed on its own, by one process, as the application's database role; per "
-            "cycle 1 deposit, 1 hold, 8 settles, 1 bonus, 1 withdrawal, 1 release, 1 reversal. "
-            "`durable`: each commit waits for its WAL flush (as in production); `no_wait`: "
-            "`synchronous_commit` off for the session, so the figure is the posting's own work "
-            "(locks, inserts, triggers) without the disk's flush time. "
-            "Median of 3 runs each (the runs in brackets). Target (issue 14): sealing the ledger and the role split keep at "
-            "least 0.8× of the figure before them.\n\n"
+            f"\n\n{runs_heading}\n\n"
             f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory_gb']} GB RAM, "
-            f"{info['os']}, Python {info['python']}; shared with other jobs, so runs vary.\n\n"
+            f"{info['os']}, Python {info['python']}. Medians (each run in brackets).\n\n"
             "| label | commit | durable postings/s | no_wait postings/s | sql postings/s | role | database | date |\n"
             "|---|---|---:|---:|---:|---|---|---|\n"
         )
@@ -340,7 +367,8 @@ def main(argv: list[str]) -> int:
             runs.append(run)
             print(
                 f"{mode}: {run['postings']} postings in {run['seconds']} s: "
-                f"{run['postings_per_s']:,.0f} postings/s as {run['role']}",
+                f"{run['postings_per_s']:,.0f} postings/s as {run['role']}; CPU per posting "
+                f"{run['client_cpu_ms']} ms client, {run.get('db_cpu_ms', '?')} ms database",
                 flush=True,
             )
     finally:
@@ -364,6 +392,14 @@ def main(argv: list[str]) -> int:
             for mode in MODES
         },
         "runs": {mode: [r["postings_per_s"] for r in runs if r["mode"] == mode] for mode in MODES},
+        "cpu": {
+            mode: {
+                key: statistics.median(r[key] for r in runs if r["mode"] == mode and key in r)
+                for key in ("client_cpu_ms", "db_cpu_ms", "postings_per_cpu_s")
+                if any(key in r for r in runs if r["mode"] == mode)
+            }
+            for mode in MODES
+        },
         "role": runs[-1]["role"],
         "postgresql": runs[-1]["postgresql"],
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
