@@ -251,10 +251,20 @@ def test_7a_a_draft_flipped_to_published_without_a_hold_is_named(requester, tmp_
         fileobj=io.BytesIO(b"text,source\nhello,email\n"),
         filename="b.csv",
     )
+    # A bare flip is refused by the database itself (a published batch must carry its
+    # frozen terms); a forger who fills those in too is named by the audit.
+    with pytest.raises(IntegrityError, match="batch_published_has_terms"):
+        sql(
+            "UPDATE marketplace_batch SET status = 'published', published_at = now(),"
+            " expires_at = now() + interval '1 day', reward_cents = 10, fee_cents = 2,"
+            " total_cost_cents = 12 WHERE id = %s",
+            [other.pk],
+        )
     sql(
         "UPDATE marketplace_batch SET status = 'published', published_at = now(),"
         " expires_at = now() + interval '1 day', reward_cents = 10, fee_cents = 2,"
-        " total_cost_cents = 12 WHERE id = %s",
+        " total_cost_cents = 12, time_allotted_seconds = 300,"
+        " auto_approval_delay = interval '3 days', requirements = '{}' WHERE id = %s",
         [other.pk],
     )
     names, text = violations()
