@@ -65,6 +65,10 @@ class PricingSerializer(serializers.Serializer):
     meets_pay_floor = serializers.BooleanField()
     pay_floor_cents_per_hour = serializers.IntegerField()
     fee_rate_bp = serializers.IntegerField(help_text="Fee rate in basis points (2000 = 20%).")
+    fee_minimum_cents = serializers.IntegerField(help_text="The least fee per assignment.")
+    fee_is_minimum = serializers.BooleanField(
+        help_text="True when the minimum fee applies instead of the rate."
+    )
 
 
 class ProjectSerializer(serializers.ModelSerializer):

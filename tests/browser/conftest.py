@@ -44,7 +44,10 @@ def _no_csp_violations(request):
     def in_task_frame(url: str) -> bool:
         # The task frame runs requester HTML under its own sandbox policy; what that
         # policy refuses there (a template's fetch to our API...) is the frame working.
-        return urlsplit(url or "").path.startswith("/frame/")
+        # Worker frames live under /frame/, the requester's preview frame at
+        # /requester/projects/<id>/preview/frame (both rendered by marketplace.frame).
+        path = urlsplit(url or "").path
+        return path.startswith("/frame/") or path.endswith("/preview/frame")
 
     def on_event(source, v):  # noqa: ANN001 - Playwright's binding signature
         if not in_task_frame(v.get("page", "")):

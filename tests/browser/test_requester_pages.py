@@ -10,20 +10,17 @@ Run alone to refresh the screenshots:
 from __future__ import annotations
 
 import io
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from marketplace import services
-from marketplace.models import Task
 from marketplace.services import api_keys as api_key_services
 from payouts import ledger
-from tasks.models import Assignment
+from tests.fixtures.assignments import make_assignment
 from tests.fixtures.browser import axe_violations
-from tests.fixtures.users import PASSWORD, RequesterFactory, WorkerFactory
+from tests.fixtures.users import PASSWORD, RequesterFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,21 +66,9 @@ def requester_pages(db):
         name="Reviews, week 1",
     )
     services.batch_publish(batch=published, user=requester)  # −$36.00 on the statement
-    now = timezone.now()
-    for task, status in zip(
-        Task.objects.filter(batch=published).order_by("row_number")[:3],
-        ["approved", "submitted", "accepted"],
-        strict=True,
-    ):
-        Assignment.objects.create(
-            task=task,
-            worker=WorkerFactory(),
-            status=status,
-            accepted_at=now - timedelta(seconds=40),
-            submitted_at=now if status != "accepted" else None,
-            reward_cents=10,
-            fee_cents=2,
-        )
+    # Work in every state, made through the worker-side services (slots, counters, events).
+    for status in ["approved", "submitted", "accepted"]:
+        make_assignment(published, status)
     draft = services.batch_upload(
         project=sentiment,
         user=requester,

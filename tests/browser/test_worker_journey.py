@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from marketplace import services
+from marketplace import selectors, services
 from marketplace.models import Project
 from payouts import ledger
 from tasks import services as task_services
@@ -40,7 +40,7 @@ def publish(owner, *, rows: str, **fields) -> Project:
     ledger.deposit(
         key=f"worker-journey-{next(_keys)}-{owner.pk}",
         user=owner,
-        amount_cents=services.batch_quote(batch).total_cost_cents,
+        amount_cents=selectors.batch_quote(batch).total_cost_cents,
     )
     services.batch_publish(batch=batch, user=owner)
     return project

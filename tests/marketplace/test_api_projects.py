@@ -54,6 +54,8 @@ def test_create_returns_the_project_with_pricing_and_columns(api, requester):
         "meets_pay_floor": True,
         "pay_floor_cents_per_hour": 800,
         "fee_rate_bp": 2000,
+        "fee_minimum_cents": 1,
+        "fee_is_minimum": False,
     }
     assert project.template_config["labels"] == ["Question", "Complaint", "Other"]
 

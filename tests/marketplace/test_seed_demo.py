@@ -152,6 +152,7 @@ def test_seed_demo_refuses_under_the_production_settings(tmp_path):
         "ALLOWED_HOSTS": "fairtask.example",
         "STRIPE_SECRET_KEY": "sk_test_refusal",
         "STRIPE_WEBHOOK_SECRET": "whsec_refusal",
+        "STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_refusal_connect",
         # A database that must never be touched: the refusal comes first.
         "DATABASE_URL": f"postgresql://nobody@127.0.0.1:1/{db['NAME']}",
         "FAIRTASK_VAR_DIR": str(tmp_path),

@@ -324,6 +324,7 @@ def test_production_settings_process_with_a_hard_password_in_pg_variables():
             "PGPASSWORD": HARD_PASSWORD,
             "STRIPE_SECRET_KEY": "sk_live_x",
             "STRIPE_WEBHOOK_SECRET": "whsec_x",
+            "STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_c",
         },
     )
     assert parsed["DB_NAME"] == "prod_db"

@@ -32,6 +32,7 @@ def prod_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "fairtask.example",
         "STRIPE_SECRET_KEY": "sk_test_ops",
         "STRIPE_WEBHOOK_SECRET": "whsec_ops",
+        "STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_ops_connect",
         "FAIRTASK_VAR_DIR": str(tmp_path / "var"),
         "PYTHONUNBUFFERED": "1",
     }
@@ -58,6 +59,15 @@ class Gunicorn:
         self.port = free_port()
         self.log_path = tmp_path / f"gunicorn-{self.port}.log"
         self.env = {"WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2", **env, "PORT": str(self.port)}
+        # As the image does at build time (deploy/build-steps.sh): production serves the
+        # collected, hashed static files, and every page (error pages included) links them.
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            timeout=300,
+        )
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "marketplace.wsgi"],
             cwd=ROOT,

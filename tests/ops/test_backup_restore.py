@@ -60,7 +60,11 @@ def pg_bin_for_server() -> str:
 
 
 def _pg_env(tmp_path: Path, database: str, stripe_base: str) -> dict[str, str]:
-    s = connection.settings_dict
+    # Backups and restores are the owner's work (restore.sh creates the database and the
+    # schema it restores is the owner's), as in docs/operations.md.
+    from django.conf import settings as django_settings
+
+    s = {**connection.settings_dict, **(django_settings.DATABASE_OWNER or {})}
     host = s.get("HOST") or s.get("OPTIONS", {}).get("host", "")
     env = {
         **os.environ,
@@ -73,6 +77,7 @@ def _pg_env(tmp_path: Path, database: str, stripe_base: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "marketplace.settings.test",
         "STRIPE_API_BASE": stripe_base,
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_connect",
         "FAIRTASK_VAR_DIR": str(tmp_path / "var"),
     }
     if s.get("PASSWORD"):

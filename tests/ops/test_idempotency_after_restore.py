@@ -6,15 +6,14 @@ Stripe's idempotency rules) creates a new session instead of refusing the call."
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 
 from payouts import funding
-from payouts.models import Deposit
 from payouts.stripe_sim.testing import WEBHOOK_SECRET
 from tests.fixtures.users import RequesterFactory
+from tests.payouts.ledger_helpers import owner_connection
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_reused_deposit_id_gets_a_new_idempotency_key(settings, stripe_sim):
     settings.STRIPE_API_BASE = stripe_sim.base_url
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
@@ -24,10 +23,12 @@ def test_reused_deposit_id_gets_a_new_idempotency_key(settings, stripe_sim):
     assert first_key == f"checkout-deposit-{first.pk}-{first.idempotency_token.hex}"
 
     # The restore of a backup taken before that deposit: the row is gone and the
-    # sequence hands its id out again.
-    Deposit.objects.filter(pk=first.pk).delete()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT setval('payouts_deposit_id_seq', %s, false)", [first.pk])
+    # sequence hands its id out again. (The application's role may not delete deposits
+    # or move sequences; a restore is done by the owner.)
+    with owner_connection() as conn:
+        conn.execute("DELETE FROM payouts_depositevent WHERE deposit_id = %s", [first.pk])
+        conn.execute("DELETE FROM payouts_deposit WHERE id = %s", [first.pk])
+        conn.execute("SELECT setval('payouts_deposit_id_seq', %s, false)", [first.pk])
 
     second = funding.deposit_start(user=requester, amount_cents=3_000, site_url="http://testserver")
     assert second.pk == first.pk

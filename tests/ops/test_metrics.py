@@ -39,7 +39,7 @@ def test_metrics_report_requests_queue_and_money_checks(client, settings):
     with app.connection_for_write() as conn:
         for _ in range(2):
             app.send_task("marketplace.jobs.heartbeat", queue=queue, connection=conn)
-    call_command("ledger_check")
+    call_command("ledger_check", "--record")
     client.get("/healthz/live")
 
     response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
-from marketplace import services
+from marketplace import selectors, services
 from marketplace.models import Batch, Project, User
 from tests.marketplace.conftest import csv_bytes, fund, make_project, upload
 
@@ -40,7 +40,7 @@ def publish_work(owner: User, *, rows: int = 5, **project_fields: Any) -> tuple[
     task-browser card refreshed (as the on-commit refresh does after publishing)."""
     project = make_project(owner, **project_fields)
     batch = upload(project, owner, csv_bytes(rows))
-    fund(owner, services.batch_quote(batch).total_cost_cents)
+    fund(owner, selectors.batch_quote(batch).total_cost_cents)
     batch = services.batch_publish(batch=batch, user=owner)
     services.listing_refresh(project_ids=[project.pk])
     return project, batch
