@@ -44,6 +44,8 @@ RUNTIME_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "payouts_depositevent": ("SELECT", "INSERT"),
     "payouts_stripeevent": ("SELECT", "INSERT"),
     "payouts_stripealert": ("SELECT", "INSERT"),
+    # A bonus paid is a money record: written once with its ledger posting.
+    "tasks_bonus": ("SELECT", "INSERT"),
     "django_migrations": ("SELECT",),
 }
 # Tables the runtime role must never DELETE from (checked by the tests).
@@ -55,6 +57,7 @@ NO_DELETE_TABLES = (
     "payouts_depositevent",
     "payouts_stripeevent",
     "payouts_stripealert",
+    "tasks_bonus",
 )
 
 OWNER_KEYS = ("USER", "PASSWORD", "HOST", "PORT")

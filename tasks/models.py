@@ -32,6 +32,16 @@ ESCROW_BOUND_STATUSES = frozenset(
 )
 
 
+class RejectReason(models.TextChoices):
+    """The short list a rejection picks from (plus free text); shown to the worker."""
+
+    WRONG = "wrong_answer", "Answers are wrong"
+    INCOMPLETE = "incomplete", "Work is incomplete"
+    INSTRUCTIONS = "instructions_ignored", "Instructions were not followed"
+    SPAM = "spam", "Random or automated answers"
+    OTHER = "other", "Other"
+
+
 # The only moves an assignment can make (product.md); ``tasks.services.transition``
 # enforces this table and writes an ``AssignmentEvent`` per move.
 ASSIGNMENT_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -93,6 +103,11 @@ class Assignment(models.Model):
     reward_cents = models.BigIntegerField()
     fee_cents = models.BigIntegerField()
     submit_nonce = models.CharField(max_length=32)
+    # Review (``tasks.review``): when the requester (or auto-approval) decided, and for a
+    # rejection the reason from ``RejectReason`` plus free text, both shown to the worker.
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reject_reason = models.CharField(max_length=24, blank=True)
+    reject_note = models.TextField(blank=True)
 
     class Meta:
         constraints = [
@@ -141,6 +156,12 @@ class Assignment(models.Model):
                 fields=["worker"],
                 name="assignment_worker_holding_idx",
                 condition=models.Q(status="accepted"),
+            ),
+            # Final release of rejections after the dispute window: unsettled ones only.
+            models.Index(
+                fields=["reviewed_at"],
+                name="assignment_rejected_open_idx",
+                condition=models.Q(status="rejected", settled_at__isnull=True),
             ),
             # Auto-approval sweep: submitted ones only.
             models.Index(
@@ -192,3 +213,54 @@ class AssignmentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.assignment_id}: {self.old_status or '-'} → {self.new_status}"
+
+
+class WorkerBlock(models.Model):
+    """A requester blocked a worker (reason kept): the worker no longer sees this
+    requester's projects and cannot claim their tasks. Written by ``tasks.review``."""
+
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocked_by"
+    )
+    reason = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["requester", "worker"], name="worker_block_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.requester_id} blocks {self.worker_id}"
+
+
+class Bonus(models.Model):
+    """A bonus a requester paid a worker for an assignment (ledger key ``bonus-<id>``,
+    requester available → worker available + platform fee). Written by
+    ``tasks.review.assignment_bonus`` in the ledger posting's transaction."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="bonuses")
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bonuses", db_index=False
+    )
+    amount_cents = models.BigIntegerField()
+    fee_cents = models.BigIntegerField()
+    reason = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_cents__gte=1), name="bonus_amount_positive"
+            ),
+            models.CheckConstraint(condition=models.Q(fee_cents__gte=0), name="bonus_fee_nonneg"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Bonus {self.pk} ({self.amount_cents}¢)"

@@ -48,6 +48,7 @@ from tasks.models import (
     Assignment,
     AssignmentEvent,
     AssignmentStatus,
+    WorkerBlock,
     token_mac,
 )
 
@@ -168,6 +169,10 @@ def _refuse_worker(worker: User, project: Project) -> None:
             "This is your own project: you cannot accept your own tasks.",
             code="own_task",
             status=403,
+        )
+    if WorkerBlock.objects.filter(requester_id=project.owner_id, worker_id=worker.pk).exists():
+        raise ApplicationError(
+            "This requester's tasks are not available to you.", code="blocked", status=403
         )
     if project.status != ProjectStatus.ACTIVE:
         raise ApplicationError(

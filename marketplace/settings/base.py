@@ -340,6 +340,14 @@ CELERY_BEAT_SCHEDULE["refresh-measured-times"] = {
     "task": "tasks.jobs.refresh_measured_times",
     "schedule": 300.0,
 }
+CELERY_BEAT_SCHEDULE["auto-approve"] = {"task": "tasks.jobs.auto_approve", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["release-rejections"] = {
+    "task": "tasks.jobs.release_rejections",
+    "schedule": 600.0,
+}
+# Review (issue 17): a rejection's money stays in escrow this long (a dispute may be
+# filed), then returns to the requester.
+FAIRTASK_DISPUTE_WINDOW_DAYS = env_int("DISPUTE_WINDOW_DAYS", 7)
 CELERY_BEAT_SCHEDULE["expire-batches"] = {
     "task": "marketplace.jobs.expire_batches",
     "schedule": 60.0,
