@@ -44,6 +44,8 @@ RUNTIME_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "payouts_depositevent": ("SELECT", "INSERT"),
     "payouts_stripeevent": ("SELECT", "INSERT"),
     "payouts_stripealert": ("SELECT", "INSERT"),
+    # Settlement: a payable is written once and only ever marked settled.
+    "payouts_payable": ("SELECT", "INSERT", "UPDATE (settled_at)"),
     "django_migrations": ("SELECT",),
 }
 # Tables the runtime role must never DELETE from (checked by the tests).
@@ -55,6 +57,7 @@ NO_DELETE_TABLES = (
     "payouts_depositevent",
     "payouts_stripeevent",
     "payouts_stripealert",
+    "payouts_payable",
 )
 
 OWNER_KEYS = ("USER", "PASSWORD", "HOST", "PORT")
