@@ -46,6 +46,8 @@ RUNTIME_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "payouts_stripealert": ("SELECT", "INSERT"),
     # A bonus paid is a money record: written once with its ledger posting.
     "tasks_bonus": ("SELECT", "INSERT"),
+    # Settlement: a payable is written once and only ever marked settled.
+    "payouts_payable": ("SELECT", "INSERT", "UPDATE (settled_at)"),
     "django_migrations": ("SELECT",),
 }
 # Tables the runtime role must never DELETE from (checked by the tests).
@@ -58,6 +60,7 @@ NO_DELETE_TABLES = (
     "payouts_stripeevent",
     "payouts_stripealert",
     "tasks_bonus",
+    "payouts_payable",
 )
 
 OWNER_KEYS = ("USER", "PASSWORD", "HOST", "PORT")

@@ -152,6 +152,8 @@ class StripeAlertAdmin(ReadOnlyLedgerAdmin):
     list_display = ("created_at", "kind", "message", "stripe_event_id", "deposit")
     list_filter = ("kind",)
     search_fields = ("stripe_event_id", "session_id", "message")
+
+
 @admin.register(LedgerCheckRun)
 class LedgerCheckRunAdmin(ReadOnlyLedgerAdmin):
     list_display = ("started_at", "source", "ok", "check_count", "violation_count", "transactions")

@@ -474,6 +474,32 @@ def settle(
     return post(key=key, kind=TxnKind.SETTLE, lines=lines, memo=memo)
 
 
+def bonus(
+    *,
+    key: str,
+    requester: AbstractBaseUser,
+    worker: AbstractBaseUser,
+    amount_cents: int,
+    fee_cents: int,
+    memo: str = "",
+) -> LedgerTransaction:
+    """A requester's bonus to a worker, from the requester's available balance:
+    requester available −(amount + fee), worker available +amount, platform revenue
+    +fee (no revenue entry when the fee is 0). Key: ``bonus-<id of the caller's bonus
+    record>``. Locks the three accounts. Raises ``InsufficientFunds`` (nothing written)
+    if the requester has less than amount + fee, ``InvalidAmount`` (an amount of 0),
+    ``IdempotencyConflict``."""
+    amount_cents = validate_amount(amount_cents)
+    fee_cents = validate_amount(fee_cents, name="fee_cents", allow_zero=True)
+    lines = [
+        (requester_account(requester), -(amount_cents + fee_cents)),
+        (worker_account(worker), amount_cents),
+    ]
+    if fee_cents:
+        lines.append((platform_revenue_account(), fee_cents))
+    return post(key=key, kind=TxnKind.BONUS, lines=lines, memo=memo)
+
+
 def transfer(
     *,
     key: str,

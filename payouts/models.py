@@ -399,3 +399,46 @@ class LedgerCheckRun(models.Model):
         return (
             f"Ledger audit {self.pk} ({'ok' if self.ok else f'{self.violation_count} violations'})"
         )
+
+
+# --- Settlement of approved work ------------------------------------------------------------
+
+
+class Payable(models.Model):
+    """Money owed for one approved assignment: recorded in the approving transaction
+    (``payouts.settlement.payable_record``), settled by the ``settle_payables`` job
+    (escrow → worker reward + platform fee, ledger key ``settle-<assignment id>``), which
+    sets ``settled_at`` in the same transaction. ``assignment_id`` and ``batch_id`` are
+    plain integers: payouts is the bottom app and does not import ``tasks``."""
+
+    assignment_id = models.BigIntegerField(unique=True)
+    batch_id = models.BigIntegerField()
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reward_cents = models.BigIntegerField()
+    fee_cents = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(reward_cents__gt=0), name="payable_reward_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(fee_cents__gte=0), name="payable_fee_not_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                name="payable_unsettled",
+                condition=models.Q(settled_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "settled" if self.settled_at else "unsettled"
+        return f"Payable for assignment {self.assignment_id} ({state})"

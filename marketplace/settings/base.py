@@ -361,3 +361,12 @@ CELERY_BEAT_SCHEDULE["ledger-audit"] = {
     "task": "payouts.jobs.ledger_audit",
     "schedule": float(LEDGER_AUDIT_INTERVAL),
 }
+
+# --- Settlement (issue 17) ---------------------------------------------------------------
+# payouts.jobs.settle_payables is enqueued when an approval commits; beat sweeps too, so
+# a job lost with its worker (or never enqueued) is picked up within this many seconds.
+SETTLEMENT_SWEEP_INTERVAL = env_int("SETTLEMENT_SWEEP_INTERVAL", 60, minimum=5)
+CELERY_BEAT_SCHEDULE["settle-payables"] = {
+    "task": "payouts.jobs.settle_payables",
+    "schedule": float(SETTLEMENT_SWEEP_INTERVAL),
+}
