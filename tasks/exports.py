@@ -122,9 +122,7 @@ def assignments_csv(batch: Batch) -> Iterator[str]:
     yield _csv_line(ASSIGNMENT_COLUMNS + [f"answer.{f}" for f in fields])
     for record in assignment_records(batch):
         answers = record["answers"]
-        yield _csv_line(
-            [record[c] for c in ASSIGNMENT_COLUMNS] + [answers.get(f) for f in fields]
-        )
+        yield _csv_line([record[c] for c in ASSIGNMENT_COLUMNS] + [answers.get(f) for f in fields])
 
 
 def assignments_jsonl(batch: Batch) -> Iterator[str]:
@@ -380,7 +378,7 @@ def provenance_markdown(card: dict[str, Any]) -> str:
         f"- Tasks: {card['tasks']} ({card['gold_tasks']} gold), "
         f"{card['assignments_per_task']} worker(s) per task",
         f"- Workers: {card['workers']}",
-        f"- Assignments by status: "
+        "- Assignments by status: "
         + ", ".join(f"{k} {v}" for k, v in sorted(card["assignments_by_status"].items())),
         "",
         "## Pay",

@@ -86,7 +86,10 @@ def batches_completed(ids: list[int]) -> list[int]:
     done = []
     for batch in Batch.objects.filter(pk__in=batch_ids):
         c = sums.get(batch.pk, {})
-        if batch.assignment_count and c.get("approved", 0) + c.get("rejected", 0) >= batch.assignment_count:
+        if (
+            batch.assignment_count
+            and c.get("approved", 0) + c.get("rejected", 0) >= batch.assignment_count
+        ):
             done.append(batch.pk)
     return done
 

@@ -184,14 +184,14 @@ def _record_payables(rows: Sequence[tuple[int, str, int, int, int, int]]) -> Non
     owners = _owners(r[2] for r in rows)
     settlement.payables_record_many(
         rows=[
-            {
-                "assignment_id": aid,
-                "batch_id": batch_id,
-                "requester": owners[batch_id],
-                "worker": worker_id,
-                "reward_cents": reward,
-                "fee_cents": fee,
-            }
+            settlement.PayableRow(
+                assignment_id=aid,
+                batch_id=batch_id,
+                requester_id=owners[batch_id],
+                worker_id=worker_id,
+                reward_cents=reward,
+                fee_cents=fee,
+            )
             for aid, _st, batch_id, worker_id, reward, fee in rows
         ]
     )
@@ -349,19 +349,12 @@ def assignment_reverse_rejection(
                 ]
             )
         else:
-            lines = [
-                (
-                    ledger.requester_account(requester),
-                    -(assignment.reward_cents + assignment.fee_cents),
-                ),
-                (ledger.worker_account(assignment.worker), assignment.reward_cents),
-            ]
-            if assignment.fee_cents:
-                lines.append((ledger.platform_revenue_account(), assignment.fee_cents))
-            ledger.post(
+            ledger.bonus(
                 key=f"rejection-reversed-{assignment.pk}",
-                kind=ledger.TxnKind.BONUS,
-                lines=lines,
+                requester=requester,
+                worker=assignment.worker,
+                amount_cents=assignment.reward_cents,
+                fee_cents=assignment.fee_cents,
                 memo=f"Assignment {assignment.pk}: rejection reversed",
             )
         _after_commit("approved", [assignment.pk])
@@ -431,16 +424,12 @@ def assignment_bonus(
             reason=text,
             created_at=now,
         )
-        lines = [
-            (ledger.requester_account(requester), -(amount + fee)),
-            (ledger.worker_account(assignment.worker), amount),
-        ]
-        if fee:
-            lines.append((ledger.platform_revenue_account(), fee))
-        ledger.post(
+        ledger.bonus(
             key=f"bonus-{bonus.pk}",
-            kind=ledger.TxnKind.BONUS,
-            lines=lines,
+            requester=requester,
+            worker=assignment.worker,
+            amount_cents=amount,
+            fee_cents=fee,
             memo=f"Bonus for assignment {assignment.pk}",
         )
         _after_commit("bonus", [bonus.pk])
@@ -563,4 +552,6 @@ def rejections_due(*, now: datetime | None = None, limit: int = 1000) -> list[in
 
 def rejections_release(*, now: datetime | None = None, limit: int = 1000) -> int:
     now = now or timezone.now()
-    return sum(rejection_release(assignment_id=pk, now=now) for pk in rejections_due(now=now, limit=limit))
+    return sum(
+        rejection_release(assignment_id=pk, now=now) for pk in rejections_due(now=now, limit=limit)
+    )
