@@ -18,7 +18,7 @@ from tasks.models import Assignment, AssignmentEvent, Bonus, WorkerBlock
 from tasks.selectors import projects_visible_to
 from tests.fixtures.assignments import make_assignment, open_task
 from tests.fixtures.users import RequesterFactory, WorkerFactory
-from tests.marketplace.conftest import balance, escrow, fund
+from tests.marketplace.conftest import balance, escrow
 from tests.tasks.conftest import published
 
 pytestmark = pytest.mark.django_db
