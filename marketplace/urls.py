@@ -12,6 +12,7 @@ urlpatterns = [
     path("", views.landing, name="landing"),
     path("home/", views.home, name="home"),
     path("work/", views.worker_home, name="worker_home"),
+    path("work/", include("tasks.worker_urls")),
     path("requester/", requester_views.home, name="requester_home"),
     path("requester/", include("marketplace.requester_urls")),
     # Review and results (tasks owns assignments; marketplace never imports tasks).

@@ -180,6 +180,12 @@ class Assignment(models.Model):
         return f"{self.pk}.{token_mac(self.pk, self.submit_nonce)}"
 
     @property
+    def reject_reason_label(self) -> str:
+        if self.reject_reason in RejectReason.values:
+            return str(RejectReason(self.reject_reason).label)
+        return self.reject_reason
+
+    @property
     def is_open(self) -> bool:
         return self.status == AssignmentStatus.ACCEPTED
 
