@@ -106,8 +106,9 @@ class Assignment(models.Model):
     # Review (``tasks.review``): when the requester (or auto-approval) decided, and for a
     # rejection the reason from ``RejectReason`` plus free text, both shown to the worker.
     reviewed_at = models.DateTimeField(null=True, blank=True)
-    reject_reason = models.CharField(max_length=24, blank=True)
-    reject_note = models.TextField(blank=True)
+    # Database defaults too: set-based inserts (benchmarks, bulk tools) need not name them.
+    reject_reason = models.CharField(max_length=24, blank=True, default="", db_default="")
+    reject_note = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         constraints = [
