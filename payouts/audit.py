@@ -266,6 +266,19 @@ def _register_ledger_checks() -> None:
          WHERE a.balance_cents <> coalesce(s.total, 0) ORDER BY a.id""",
     )
     register(
+        name="balance_after_mismatch",
+        scope="ledger",
+        description="every entry's balance_after_cents is its account's balance just after it "
+        "(the running sum of the account's entries up to it)",
+        sql="""
+        SELECT format('entry %s (account %s) says the balance after it is %s but the running sum is %s',
+                      r.id, r.account_id, r.balance_after_cents, r.running)
+          FROM (SELECT id, account_id, balance_after_cents,
+                       sum(amount_cents) OVER (PARTITION BY account_id ORDER BY id) AS running
+                  FROM payouts_ledgerentry) r
+         WHERE r.running <> r.balance_after_cents ORDER BY r.id""",
+    )
+    register(
         name="forbidden_negative_balance",
         scope="ledger",
         description="no account below 0 except stripe_clearing (and stripe_fees, a cost)",
