@@ -62,6 +62,26 @@ def setup_django(urls: dict[str, str]) -> None:
     django.setup()
 
 
+def _deposit(user, session_id: str) -> None:
+    """A completed deposit as funding records it (so the audit's deposit checks hold)."""
+    from payouts import ledger
+    from payouts.models import Deposit
+
+    amount = 10**12
+    txn = ledger.deposit(
+        key=f"deposit-{session_id}", user=user, amount_cents=amount, external_ref=session_id
+    )
+    Deposit.objects.create(
+        user=user,
+        amount_cents=amount,
+        credited_cents=amount,
+        fee_cents=0,
+        status=Deposit.Status.COMPLETED,
+        checkout_session_id=session_id,
+        ledger_transaction=txn,
+    )
+
+
 def build(n: int, n_workers: int) -> int:
     """A published batch of ``n`` tasks with one submitted assignment each; its id."""
     import io
@@ -73,7 +93,7 @@ def build(n: int, n_workers: int) -> int:
     from payouts import ledger
 
     req = User.objects.create_user("req@bench.example", "x", is_requester=True)
-    ledger.deposit(key="bench-deposit", user=req, amount_cents=10**12)
+    _deposit(req, "cs_bench")
     project = services.project_create(
         owner=req,
         title="Settlement bench",
@@ -242,7 +262,7 @@ def statement_bench(m: int, pages: int) -> dict:
     from payouts import ledger
 
     payer = User.objects.create_user("stmt-req@bench.example", "x", is_requester=True)
-    ledger.deposit(key="stmt-deposit", user=payer, amount_cents=10**12)
+    _deposit(payer, "cs_stmt")
     worker = User.objects.create_user(
         "stmt-worker@bench.example", "x", is_worker=True, active_role="worker"
     )

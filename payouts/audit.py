@@ -189,7 +189,13 @@ TRANSACTION_SHAPES: dict[str, tuple[str, ...]] = {
         "requester_available-,worker_available+",
         "platform_revenue+,requester_available-,worker_available+",
     ),
-    "withdrawal": ("stripe_clearing+,worker_available-",),
+    # Legacy direct shape, then the request (balance → in flight) and the payment (in
+    # flight → Stripe clearing); a failed withdrawal is the request's reversal.
+    "withdrawal": (
+        "stripe_clearing+,worker_available-",
+        "withdrawal_in_flight+,worker_available-",
+        "stripe_clearing+,withdrawal_in_flight-",
+    ),
     # A generic move between two user balances (no caller yet moves platform money so).
     "transfer": (
         "requester_available+,requester_available-",
