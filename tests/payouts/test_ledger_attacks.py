@@ -5,9 +5,8 @@ tests/conftest.py). Each is refused by the database or named by ``ledger_check``
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import io
+from datetime import timedelta
 from io import StringIO
 
 import psycopg
