@@ -11,14 +11,18 @@ also run. ``docs/money.md`` (Settlement) has the entries.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 from core.errors import ApplicationError
-from payouts.models import Payable
+
+logger = logging.getLogger(__name__)
 
 SettledCallback = Callable[[list[int]], None]
 _SETTLED_CALLBACKS: dict[str, SettledCallback] = {}
@@ -154,30 +158,152 @@ def settle_pending(*, chunk: int = 2000, max_chunks: int | None = None) -> int:
     return total
 
 
+def revenue_shards() -> int:
+    """How many ``platform_revenue`` shard accounts settlement spreads fees over."""
+    return max(1, int(getattr(settings, "SETTLEMENT_REVENUE_SHARDS", 8)))
+
+
+def _ensure_revenue_shards(cursor: CursorWrapper) -> None:
+    cursor.execute(
+        """
+        INSERT INTO payouts_ledgeraccount
+               (kind, owner_id, ref, currency, balance_cents, allow_negative, created_at)
+        SELECT 'platform_revenue', NULL, 'shard:' || g, 'usd', 0, false, now()
+          FROM generate_series(1, %s) AS g
+        ON CONFLICT DO NOTHING
+        """,
+        [revenue_shards()],
+    )
+
+
+def _pick_revenue_shard(cursor: CursorWrapper) -> int:
+    """Lock one revenue shard that no concurrent settlement holds (``SKIP LOCKED``);
+    if all are held, wait for a random one. Taken before the other accounts: only
+    settlement locks shards, and it never waits for one while holding another account,
+    except in the all-busy case, where it holds nothing else yet."""
+    base = (
+        "SELECT id FROM payouts_ledgeraccount WHERE kind = 'platform_revenue'"
+        " AND owner_id IS NULL AND ref LIKE 'shard:%%' ORDER BY random() LIMIT 1 FOR UPDATE"
+    )
+    for sql in (base + " SKIP LOCKED", base):
+        cursor.execute(sql, [])
+        row = cursor.fetchone()
+        if row is not None:
+            return int(row[0])
+    raise RuntimeError("no platform revenue shard account")
+
+
 def settle_chunk(*, limit: int = 2000) -> int:
-    """Settle up to ``limit`` unsettled payables in one database transaction; returns
-    how many. Payables locked by a concurrent run are skipped (``SKIP LOCKED``)."""
-    from payouts import ledger
+    """Settle up to ``limit`` unsettled payables in one database transaction with
+    set-based writes; returns how many were settled.
 
-    with transaction.atomic():
-        payables = list(
-            Payable.objects.select_for_update(skip_locked=True)
-            .filter(settled_at__isnull=True)
-            .select_related("worker")
-            .order_by("id")[:limit]
+    1. Take the oldest unsettled payables ``FOR UPDATE SKIP LOCKED`` (a concurrent run
+       takes others; a killed run's rows are unlocked by its rollback).
+    2. Lock one revenue shard (``_pick_revenue_shard``), then the batches' escrows and
+       the workers' accounts (created if missing) in primary-key order, as
+       ``ledger.post`` does, so settlement and ordinary posts cannot deadlock.
+    3. Skip (and log) the payables of an escrow that holds less than they need.
+    4. One INSERT of the ``settle-<assignment id>`` transactions (a key that already
+       exists was settled before: skipped), one INSERT of their entries (escrow
+       −(reward + fee), worker +reward, revenue shard +fee when the fee is not 0); the
+       database's triggers update the balances, stamp each entry's balance after, seal
+       and check the balance of each transaction at COMMIT.
+    5. Mark the payables settled and run the settled-callbacks, in the same transaction.
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT id, assignment_id, batch_id, worker_id, reward_cents, fee_cents
+              FROM payouts_payable WHERE settled_at IS NULL
+             ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
+            """,
+            [limit],
         )
-        for p in payables:
-            ledger.settle(
-                key=f"settle-{p.assignment_id}",
-                batch_id=p.batch_id,
-                worker=p.worker,
-                reward_cents=p.reward_cents,
-                fee_cents=p.fee_cents,
-                memo=f"assignment {p.assignment_id}",
-            )
-        ids = [p.pk for p in payables]
-        from django.utils import timezone
+        payables = cursor.fetchall()
+        if not payables:
+            return 0
+        _ensure_revenue_shards(cursor)
+        shard_id = _pick_revenue_shard(cursor)
+        workers = sorted({p[3] for p in payables})
+        cursor.execute(
+            """
+            INSERT INTO payouts_ledgeraccount
+                   (kind, owner_id, ref, currency, balance_cents, allow_negative, created_at)
+            SELECT 'worker_available', w, '', 'usd', 0, false, now() FROM unnest(%s::bigint[]) w
+            ON CONFLICT DO NOTHING
+            """,
+            [workers],
+        )
+        refs = sorted({f"batch:{p[2]}" for p in payables})
+        cursor.execute(
+            """
+            SELECT id, kind, owner_id, ref, balance_cents FROM payouts_ledgeraccount
+             WHERE (kind = 'worker_available' AND owner_id = ANY(%s) AND ref = '')
+                OR (kind = 'batch_escrow' AND owner_id IS NULL AND ref = ANY(%s))
+             ORDER BY id FOR UPDATE
+            """,
+            [workers, refs],
+        )
+        worker_acc: dict[int, int] = {}
+        escrow_acc: dict[int, tuple[int, int]] = {}
+        for acc_id, kind, owner_id, ref, balance in cursor.fetchall():
+            if kind == "worker_available":
+                worker_acc[owner_id] = acc_id
+            else:
+                escrow_acc[int(ref.split(":", 1)[1])] = (acc_id, balance)
 
-        Payable.objects.filter(pk__in=ids).update(settled_at=timezone.now())
-        _run_settled_callbacks([p.assignment_id for p in payables])
+        need: dict[int, int] = {}
+        for p in payables:
+            need[p[2]] = need.get(p[2], 0) + p[4] + p[5]
+        short = {b for b, n in need.items() if b not in escrow_acc or escrow_acc[b][1] < n}
+        for b in sorted(short):
+            logger.error(
+                "settlement: escrow of batch %s holds %s cents, its payables need %s; skipped",
+                b,
+                escrow_acc.get(b, (None, 0))[1],
+                need[b],
+            )
+        payables = [p for p in payables if p[2] not in short]
+        if not payables:
+            return 0
+
+        by_assignment = {p[1]: p for p in payables}
+        cursor.execute(
+            """
+            INSERT INTO payouts_ledgertransaction (idempotency_key, kind, memo, external_ref, created_at)
+            SELECT 'settle-' || a, 'settle', 'assignment ' || a, '', now()
+              FROM unnest(%s::bigint[]) AS a ORDER BY a
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING id, idempotency_key
+            """,
+            [sorted(by_assignment)],
+        )
+        txn_ids: list[int] = []
+        account_ids: list[int] = []
+        amounts: list[int] = []
+        for txn_id, key in cursor.fetchall():
+            _aid, _ap, batch_id, worker_id, reward, fee = by_assignment[int(key[7:])]
+            lines = [(escrow_acc[batch_id][0], -(reward + fee)), (worker_acc[worker_id], reward)]
+            if fee:
+                lines.append((shard_id, fee))
+            for account_id, amount in lines:
+                txn_ids.append(txn_id)
+                account_ids.append(account_id)
+                amounts.append(amount)
+        if txn_ids:
+            cursor.execute(
+                """
+                INSERT INTO payouts_ledgerentry
+                       (transaction_id, account_id, amount_cents, balance_after_cents, created_at)
+                SELECT t, a, m, 0, now()
+                  FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS u(t, a, m)
+                 ORDER BY a, t
+                """,
+                [txn_ids, account_ids, amounts],
+            )
+        cursor.execute(
+            "UPDATE payouts_payable SET settled_at = now() WHERE id = ANY(%s)",
+            [[p[0] for p in payables]],
+        )
+        _run_settled_callbacks(sorted(by_assignment))
     return len(payables)

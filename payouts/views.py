@@ -132,7 +132,7 @@ def statement(request: AuthenticatedHttpRequest) -> HttpResponse:
         return render(
             request, "marketplace/role_missing.html", {"role": "requester or worker"}, status=403
         )
-    page = Paginator(_entries(account), 50).get_page(request.GET.get("page"))
+    page = ledger.statement_page(account, before_id=_before_id(request))
     return render(request, "payouts/statement.html", {"account": account, "page": page})
 
 
@@ -155,6 +155,12 @@ def _own_account(request: AuthenticatedHttpRequest) -> LedgerAccount | None:
     else:
         return None
     return ledger.find_account(kind=kind, owner=user) or LedgerAccount(kind=kind, owner=user)
+
+
+def _before_id(request: HttpRequest) -> int | None:
+    """The statement page key (``?before=<entry id>``); a bad value is the first page."""
+    raw = request.GET.get("before", "")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 2**63 else None
 
 
 def _entries(account: LedgerAccount) -> QuerySet[LedgerEntry]:
@@ -180,7 +186,7 @@ def _csv_response(account: LedgerAccount, *, filename: str) -> StreamingHttpResp
                     entry.transaction.kind,
                     entry.transaction.memo,
                     cents_to_decimal_text(entry.amount_cents),
-                    cents_to_decimal_text(entry.running_balance_cents),
+                    cents_to_decimal_text(entry.balance_after_cents),
                 ]
             )
 
@@ -254,7 +260,7 @@ def staff_account(request: HttpRequest, account_id: int) -> HttpResponseBase:
     account = get_object_or_404(LedgerAccount.objects.select_related("owner"), pk=account_id)
     if request.GET.get("format") == "csv":
         return _csv_response(account, filename=f"fairtask-account-{account.pk}.csv")
-    page = Paginator(ledger.statement(account), 50).get_page(request.GET.get("page"))
+    page = ledger.statement_page(account, before_id=_before_id(request))
     return render(
         request, "payouts/statement.html", {"account": account, "page": page, "staff_view": True}
     )

@@ -370,3 +370,12 @@ CELERY_BEAT_SCHEDULE["settle-payables"] = {
     "task": "payouts.jobs.settle_payables",
     "schedule": float(SETTLEMENT_SWEEP_INTERVAL),
 }
+
+# --- Withdrawals (issue 17) ----------------------------------------------------------------
+# Stripe's available balance short (card funds pending): the transfer job retries after
+# this many seconds. The reconcile pass compares in-flight withdrawals with Stripe.
+WITHDRAWAL_PENDING_RETRY = env_int("WITHDRAWAL_PENDING_RETRY", 600, minimum=1)
+CELERY_BEAT_SCHEDULE["reconcile-withdrawals"] = {
+    "task": "payouts.jobs.withdrawals_reconcile",
+    "schedule": float(env_int("WITHDRAWAL_RECONCILE_INTERVAL", 600, minimum=30)),
+}

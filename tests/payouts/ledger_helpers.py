@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 from django.db import connection
 from django.utils import timezone
@@ -132,10 +133,13 @@ def approve_and_settle(batch, worker, row: int) -> tuple[Assignment, LedgerTrans
     now = timezone.now()
     assignment = Assignment.objects.create(
         task=task,
+        batch=batch,
         worker=worker,
         status="approved",
         accepted_at=now,
+        deadline=now + timedelta(hours=1),
         submitted_at=now,
+        auto_approve_at=now,
         reward_cents=batch.reward_cents,
         fee_cents=batch.fee_cents,
     )

@@ -6,6 +6,7 @@ tests/conftest.py). Each is refused by the database or named by ``ledger_check``
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from io import StringIO
 
 import psycopg
@@ -287,10 +288,13 @@ def test_7c_a_cancelled_batch_drained_below_what_its_work_is_owed_is_named(
     task = Task.objects.filter(batch=batch).order_by("row_number").first()
     Assignment.objects.create(
         task=task,
+        batch=batch,
         worker=worker,
         status="submitted",
         accepted_at=timezone.now(),
+        deadline=timezone.now() + timedelta(hours=1),
         submitted_at=timezone.now(),
+        auto_approve_at=timezone.now(),
         reward_cents=batch.reward_cents,
         fee_cents=batch.fee_cents,
     )
