@@ -112,7 +112,8 @@ def main() -> None:
         ledger_ok = not [
             v
             for v in result.violations
-            if v.name not in ("deposit_not_backed", "completed_deposit_not_credited", "clearing_vs_deposits")
+            if v.name
+            not in ("deposit_not_backed", "completed_deposit_not_credited", "clearing_vs_deposits")
         ]
     finally:
         connection.close()

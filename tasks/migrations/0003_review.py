@@ -7,86 +7,128 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('marketplace', '0004_batch_counters_measured_times'),
-        ('tasks', '0002_assignment_lifecycle'),
+        ("marketplace", "0004_batch_counters_measured_times"),
+        ("tasks", "0002_assignment_lifecycle"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Bonus',
+            name="Bonus",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount_cents', models.BigIntegerField()),
-                ('fee_cents', models.BigIntegerField()),
-                ('reason', models.TextField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("amount_cents", models.BigIntegerField()),
+                ("fee_cents", models.BigIntegerField()),
+                ("reason", models.TextField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='WorkerBlock',
+            name="WorkerBlock",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.TextField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reason", models.TextField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.AddField(
-            model_name='assignment',
-            name='reject_note',
-            field=models.TextField(blank=True, db_default='', default=''),
+            model_name="assignment",
+            name="reject_note",
+            field=models.TextField(blank=True, db_default="", default=""),
         ),
         migrations.AddField(
-            model_name='assignment',
-            name='reject_reason',
-            field=models.CharField(blank=True, db_default='', default='', max_length=24),
+            model_name="assignment",
+            name="reject_reason",
+            field=models.CharField(blank=True, db_default="", default="", max_length=24),
         ),
         migrations.AddField(
-            model_name='assignment',
-            name='reviewed_at',
+            model_name="assignment",
+            name="reviewed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='assignment',
-            index=models.Index(condition=models.Q(('settled_at__isnull', True), ('status', 'rejected')), fields=['reviewed_at'], name='assignment_rejected_open_idx'),
+            model_name="assignment",
+            index=models.Index(
+                condition=models.Q(("settled_at__isnull", True), ("status", "rejected")),
+                fields=["reviewed_at"],
+                name="assignment_rejected_open_idx",
+            ),
         ),
         migrations.AddField(
-            model_name='bonus',
-            name='assignment',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='bonuses', to='tasks.assignment'),
+            model_name="bonus",
+            name="assignment",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="bonuses",
+                to="tasks.assignment",
+            ),
         ),
         migrations.AddField(
-            model_name='bonus',
-            name='requester',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="bonus",
+            name="requester",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='bonus',
-            name='worker',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='bonuses', to=settings.AUTH_USER_MODEL),
+            model_name="bonus",
+            name="worker",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="bonuses",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='workerblock',
-            name='requester',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="workerblock",
+            name="requester",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='workerblock',
-            name='worker',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='blocked_by', to=settings.AUTH_USER_MODEL),
+            model_name="workerblock",
+            name="worker",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="blocked_by",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='bonus',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_cents__gte', 1)), name='bonus_amount_positive'),
+            model_name="bonus",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount_cents__gte", 1)), name="bonus_amount_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='bonus',
-            constraint=models.CheckConstraint(condition=models.Q(('fee_cents__gte', 0)), name='bonus_fee_nonneg'),
+            model_name="bonus",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("fee_cents__gte", 0)), name="bonus_fee_nonneg"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='workerblock',
-            constraint=models.UniqueConstraint(fields=('requester', 'worker'), name='worker_block_unique'),
+            model_name="workerblock",
+            constraint=models.UniqueConstraint(
+                fields=("requester", "worker"), name="worker_block_unique"
+            ),
         ),
     ]

@@ -49,7 +49,9 @@ def test_requester_bulk_approves_and_the_worker_sees_the_money(page: Page, brows
     page.get_by_role("button", name="Approve", exact=True).click()
     expect(page.get_by_text("Approved 5.")).to_be_visible()
     expect(page.get_by_text("Nothing matches.")).to_be_visible()  # none left to review
-    assert set(Assignment.objects.filter(batch=batch).values_list("status", flat=True)) == {"approved"}
+    assert set(Assignment.objects.filter(batch=batch).values_list("status", flat=True)) == {
+        "approved"
+    }
 
     context = browser.new_context()
     worker_page = context.new_page()

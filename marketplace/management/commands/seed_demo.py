@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -70,6 +71,9 @@ class Command(BaseCommand):
         batches = seed_requester_demo(requesters)
         published = sum(1 for b in batches if b.status == "published")
         self._say(quiet, f"seed_demo: {len(batches)} demo batches ({published} published)")
+        # Review demo (approved, rejected, bonused work): tasks' command, called by name
+        # because marketplace never imports tasks.
+        call_command("seed_review_demo", quiet=quiet, stdout=self.stdout)
         self._say(quiet, f"demo password for every account: {DEMO_PASSWORD}")
 
     def _say(self, quiet: bool, line: str) -> None:
