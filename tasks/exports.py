@@ -166,7 +166,7 @@ def aggregate(batch: Batch) -> tuple[list[str], dict[str, dict[int, dict[str, An
         mv = aggregation.majority_vote(labels[field])
         ds = aggregation.dawid_skene(labels[field])
         out[field] = {
-            task: {
+            int(task): {  # type: ignore[call-overload]  # task keys are task ids
                 "majority": mv[task].answer,
                 "majority_confidence": round(mv[task].confidence, 4),
                 "majority_tied": mv[task].tied,
