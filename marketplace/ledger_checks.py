@@ -104,9 +104,11 @@ def register() -> None:
         "released for final rejections, and covers what its work is owed",
         sql=f"""
         WITH esc AS ({_ESCROW}), owed AS ({_OWED})
-        SELECT format('batch %s (%s): escrow is %s cents; held %s − settled %s − rejections '
-                      'released %s = %s expected; its work is owed %s', b.id, b.status,
-                      esc.balance_cents, b.escrow_held_cents, -esc.settled, -esc.rejected,
+        SELECT format('batch %s (%s): escrow is %s cents; held %s − settled %s%s = %s expected; '
+                      'its work is owed %s', b.id, b.status, esc.balance_cents, b.escrow_held_cents,
+                      -esc.settled,
+                      CASE WHEN esc.rejected <> 0
+                           THEN format(' − rejections released %s', -esc.rejected) ELSE '' END,
                       b.escrow_held_cents + esc.settled + esc.rejected, coalesce(owed.owed, 0))
           FROM marketplace_batch b
           JOIN esc ON esc.batch_id = b.id
