@@ -200,7 +200,9 @@ def _record_payables(rows: Sequence[tuple[int, str, int, int, int, int]]) -> Non
 def _after_commit(kind: str, ids: list[int]) -> None:
     from tasks import jobs  # the job module imports this one
 
-    transaction.on_commit(lambda: jobs.notify_reviewed.delay(kind, ids))
+    # robust: a broker outage must not turn a committed decision into an error page
+    # (the decision stands; only its email is lost, and Django logs the failure).
+    transaction.on_commit(lambda: jobs.notify_reviewed.delay(kind, ids), robust=True)
 
 
 def assignments_approve(
