@@ -67,4 +67,7 @@ def test_requester_bulk_approves_and_the_worker_sees_the_money(page: Page, brows
     expect(worker_page.locator("#available")).to_have_text("$0.75")
     expect(worker_page.get_by_text("(paid)").first).to_be_visible()
     shot(worker_page, "worker-earnings-1280")
+    worker_page.set_viewport_size({"width": 390, "height": 844})
+    shot(worker_page, "worker-earnings-390")
+    assert worker_page.evaluate("document.documentElement.scrollWidth") <= 390
     context.close()
