@@ -140,3 +140,26 @@ def test_api_review_actions(requester):
         "not_found",
     )
     assert_error(stranger.get(f"/api/v1/batches/{batch.pk}/assignments/"), 404, "not_found")
+
+
+def test_the_worker_sees_the_rejection_reason_and_pending_money(client, requester):
+    batch = published(requester, tasks=4, assignments_per_task=1)
+    worker_items = []
+    first = make_assignment(batch, "submitted", answers={"label": "Question"})
+    worker_items.append(first)
+    second = make_assignment(batch, "submitted", worker=first.worker, answers={"label": "Other"})
+    from tasks import review
+
+    review.assignments_approve(requester=requester, assignment_ids=[first.pk])
+    review.assignments_reject(
+        requester=requester,
+        assignment_ids=[second.pk],
+        reason="incomplete",
+        note="Field left empty",
+    )
+    client.force_login(first.worker)
+    page = client.get(reverse("worker:earnings")).content.decode()
+    assert "Work is incomplete" in page and "Field left empty" in page
+    assert 'id="pending">$0.10<' in page and 'id="available">$0.00<' in page
+    client.force_login(requester)  # a requester without the worker role: 403
+    assert client.get(reverse("worker:earnings")).status_code == 403
