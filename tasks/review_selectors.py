@@ -63,6 +63,7 @@ class ReviewFilters:
     agreement: str = ""
     min_seconds: int | None = None
     max_seconds: int | None = None
+    answer: str = ""
 
     @classmethod
     def parse(cls, data: Any) -> ReviewFilters:
@@ -80,10 +81,16 @@ class ReviewFilters:
             agreement=choice("agreement", AGREEMENT_FILTERS, ""),
             min_seconds=seconds("min_seconds"),
             max_seconds=seconds("max_seconds"),
+            answer=(data.get("answer") or "").strip()[:200],
         )
 
     def query(self) -> dict[str, str]:
-        out = {"status": self.status, "gold": self.gold, "agreement": self.agreement}
+        out = {
+            "status": self.status,
+            "gold": self.gold,
+            "agreement": self.agreement,
+            "answer": self.answer,
+        }
         if self.min_seconds is not None:
             out["min_seconds"] = str(self.min_seconds)
         if self.max_seconds is not None:
@@ -128,6 +135,8 @@ def review_rows(batch: Batch, filters: ReviewFilters) -> QuerySet[Assignment]:
         qs = qs.filter(agreement=1.0)
     elif filters.agreement == "alone":
         qs = qs.filter(agreement__isnull=True)
+    if filters.answer:
+        qs = qs.filter(answers__icontains=filters.answer)
     from datetime import timedelta
 
     if filters.min_seconds is not None:

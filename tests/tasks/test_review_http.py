@@ -56,6 +56,7 @@ def test_review_page_filters_by_agreement_and_time(client, requester):
     assert ids(max_seconds="50") == [a1.pk]
     assert ids(min_seconds="50") == [a2.pk, b1.pk, b2.pk]
     assert ids(gold="gold") == []
+    assert ids(answer="complaint") == [b1.pk]
 
 
 def test_bulk_approve_all_matching_from_the_page(client, requester):
