@@ -90,7 +90,6 @@ def build(n: int, n_workers: int) -> int:
 
     from marketplace import counters, services
     from marketplace.models import User
-    from payouts import ledger
 
     req = User.objects.create_user("req@bench.example", "x", is_requester=True)
     _deposit(req, "cs_bench")
