@@ -45,6 +45,13 @@ RUNTIME_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "payouts_depositevent": ("SELECT", "INSERT"),
     "payouts_stripeevent": ("SELECT", "INSERT"),
     "payouts_stripealert": ("SELECT", "INSERT"),
+    # A bonus paid is a money record: written once with its ledger posting.
+    "tasks_bonus": ("SELECT", "INSERT"),
+    # Settlement: a payable is written once and only ever marked settled.
+    "payouts_payable": ("SELECT", "INSERT", "UPDATE (settled_at)"),
+    "payouts_payoutaccount": ("SELECT", "INSERT", "UPDATE"),
+    "payouts_withdrawal": ("SELECT", "INSERT", "UPDATE"),
+    "payouts_withdrawalevent": ("SELECT", "INSERT"),
     "django_migrations": ("SELECT",),
 }
 # Tables the runtime role must never DELETE from (checked by the tests).
@@ -56,6 +63,11 @@ NO_DELETE_TABLES = (
     "payouts_depositevent",
     "payouts_stripeevent",
     "payouts_stripealert",
+    "tasks_bonus",
+    "payouts_payable",
+    "payouts_payoutaccount",
+    "payouts_withdrawal",
+    "payouts_withdrawalevent",
 )
 
 OWNER_KEYS = ("USER", "PASSWORD", "HOST", "PORT")

@@ -5,8 +5,10 @@ Escrow follows the batch's life (docs/money.md):
 
 * published: ``hold-batch-<id>`` moved ``escrow_held_cents`` (= the quoted total) from the
   batch owner's balance into the batch's escrow;
-* live (published, paused): only settlements take money out, so the escrow equals what
-  was held minus what was settled (a settle reversed puts it back);
+* live (published, paused): only settlements and the final release of a rejection
+  (``release-batch-<id>-rejected-<assignment id>``, once its dispute window closed) take
+  money out, so the escrow equals what was held minus what was settled (a settle
+  reversed puts it back) minus those releases;
 * closed (cancelled, expired, completed): the close released everything not owed to work
   in progress, so the escrow is never below what that work is still owed (reward + fee
   of accepted, submitted, approved or rejected assignments not yet settled); work
@@ -30,7 +32,10 @@ _ESCROW = """
            coalesce(sum(e.amount_cents) FILTER (
                WHERE t.kind = 'settle'
                   OR (t.kind = 'reverse' AND o.kind = 'settle')), 0) AS settled,
-           coalesce(sum(e.amount_cents) FILTER (WHERE t.kind = 'hold'), 0) AS held
+           coalesce(sum(e.amount_cents) FILTER (WHERE t.kind = 'hold'), 0) AS held,
+           coalesce(sum(e.amount_cents) FILTER (
+               WHERE t.kind = 'release'
+                 AND t.idempotency_key ~ '^release-batch-[0-9]+-rejected-[0-9]+$'), 0) AS rejected
       FROM payouts_ledgeraccount a
       LEFT JOIN payouts_ledgerentry e ON e.account_id = a.id
       LEFT JOIN payouts_ledgertransaction t ON t.id = e.transaction_id
@@ -95,18 +100,21 @@ def register() -> None:
     audit.register(
         app="marketplace",
         name="escrow_live_batch",
-        description="a live batch's escrow equals what was held minus what was settled, and "
-        "covers what its work is owed",
+        description="a live batch's escrow equals what was held minus what was settled and "
+        "released for final rejections, and covers what its work is owed",
         sql=f"""
         WITH esc AS ({_ESCROW}), owed AS ({_OWED})
-        SELECT format('batch %s (%s): escrow is %s cents; held %s − settled %s = %s expected; '
+        SELECT format('batch %s (%s): escrow is %s cents; held %s − settled %s%s = %s expected; '
                       'its work is owed %s', b.id, b.status, esc.balance_cents, b.escrow_held_cents,
-                      -esc.settled, b.escrow_held_cents + esc.settled, coalesce(owed.owed, 0))
+                      -esc.settled,
+                      CASE WHEN esc.rejected <> 0
+                           THEN format(' − rejections released %s', -esc.rejected) ELSE '' END,
+                      b.escrow_held_cents + esc.settled + esc.rejected, coalesce(owed.owed, 0))
           FROM marketplace_batch b
           JOIN esc ON esc.batch_id = b.id
           LEFT JOIN owed ON owed.batch_id = b.id
          WHERE b.status IN ('published', 'paused')
-           AND (esc.balance_cents <> b.escrow_held_cents + esc.settled
+           AND (esc.balance_cents <> b.escrow_held_cents + esc.settled + esc.rejected
                 OR esc.balance_cents < coalesce(owed.owed, 0))
          ORDER BY b.id""",
     )

@@ -20,8 +20,11 @@ urlpatterns = [
     path("work/", include("tasks.worker_urls")),
     path("requester/", requester_views.home, name="requester_home"),
     path("requester/", include("marketplace.requester_urls")),
+    # Review and results (tasks owns assignments; marketplace never imports tasks).
+    path("requester/", include("tasks.review_urls")),
     path("frame/", include("tasks.urls")),
     path("api/v1/worker/", include("tasks.api_urls")),
+    path("api/v1/", include("tasks.review_api_urls")),
     path("api/v1/", include("marketplace.api.urls")),
     re_path(r"^api/", api_not_found),
     path("role/", views.switch_role, name="switch_role"),

@@ -189,7 +189,13 @@ TRANSACTION_SHAPES: dict[str, tuple[str, ...]] = {
         "requester_available-,worker_available+",
         "platform_revenue+,requester_available-,worker_available+",
     ),
-    "withdrawal": ("stripe_clearing+,worker_available-",),
+    # Legacy direct shape, then the request (balance → in flight) and the payment (in
+    # flight → Stripe clearing); a failed withdrawal is the request's reversal.
+    "withdrawal": (
+        "stripe_clearing+,worker_available-",
+        "withdrawal_in_flight+,worker_available-",
+        "stripe_clearing+,withdrawal_in_flight-",
+    ),
     # A generic move between two user balances (no caller yet moves platform money so).
     "transfer": (
         "requester_available+,requester_available-",
@@ -264,6 +270,19 @@ def _register_ledger_checks() -> None:
           LEFT JOIN (SELECT account_id, sum(amount_cents) AS total FROM payouts_ledgerentry
                       GROUP BY account_id) s ON s.account_id = a.id
          WHERE a.balance_cents <> coalesce(s.total, 0) ORDER BY a.id""",
+    )
+    register(
+        name="balance_after_mismatch",
+        scope="ledger",
+        description="every entry's balance_after_cents is its account's balance just after it "
+        "(the running sum of the account's entries up to it)",
+        sql="""
+        SELECT format('entry %s (account %s) says the balance after it is %s but the running sum is %s',
+                      r.id, r.account_id, r.balance_after_cents, r.running)
+          FROM (SELECT id, account_id, balance_after_cents,
+                       sum(amount_cents) OVER (PARTITION BY account_id ORDER BY id) AS running
+                  FROM payouts_ledgerentry) r
+         WHERE r.running <> r.balance_after_cents ORDER BY r.id""",
     )
     register(
         name="forbidden_negative_balance",

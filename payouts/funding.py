@@ -184,6 +184,9 @@ def process_event(event: dict[str, Any] | stripe.Event) -> bool:
         claimed = data.get("data", {}).get("object", {}) or {}
         # Asked before the transaction: no row lock is held while Stripe answers.
         stripe_session = _retrieve_session(str(claimed.get("id") or ""))
+    from payouts import withdrawals
+
+    withdrawal_remote = withdrawals.prefetch_event(data)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -199,6 +202,8 @@ def process_event(event: dict[str, Any] | stripe.Event) -> bool:
             _apply_checkout_event(
                 event_id=event_id, event_type=event_type, claimed=claimed, session=stripe_session
             )
+        if withdrawal_remote is not None:
+            withdrawals.apply_event(data=data, remote=withdrawal_remote)
     return True
 
 

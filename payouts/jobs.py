@@ -44,3 +44,47 @@ def _run(command: str, *args: str) -> bool:
 def reconcile_stripe() -> bool:
     # The last two days: a daily run with a day of overlap.
     return _run("reconcile_stripe", "--days", "2")
+
+
+@shared_task(name="payouts.jobs.settle_payables", acks_late=True)
+def settle_payables() -> int:
+    """Settle every unsettled payable (``payouts.settlement.settle_pending``). Enqueued
+    when an approval commits and swept by beat. ``acks_late``: a worker killed
+    mid-batch leaves the job on the queue, its uncommitted chunk rolled back, and the
+    next run settles it; chunks are taken with ``SKIP LOCKED`` so runs at once share the
+    work and never settle an assignment twice."""
+    from payouts import settlement
+
+    return settlement.settle_pending()
+
+
+@shared_task(
+    name="payouts.jobs.withdrawal_transfer",
+    bind=True,
+    acks_late=True,
+    max_retries=None,
+)
+def withdrawal_transfer(self, withdrawal_id: int) -> str:  # type: ignore[no-untyped-def]
+    """Make a requested withdrawal's Stripe transfer (``withdrawals.withdrawal_transfer``).
+    Stripe's available balance short (pending card funds): retried in
+    ``WITHDRAWAL_PENDING_RETRY`` seconds; a Stripe error or no answer: retried with
+    backoff, with the same idempotency key, so Stripe makes one transfer."""
+    import stripe
+    from django.conf import settings
+
+    from payouts import withdrawals
+
+    try:
+        return withdrawals.withdrawal_transfer(withdrawal_id=withdrawal_id)
+    except withdrawals.StripeBalancePending as exc:
+        raise self.retry(exc=exc, countdown=settings.WITHDRAWAL_PENDING_RETRY) from exc
+    except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+        raise self.retry(exc=exc, countdown=min(600, 5 * 2**self.request.retries)) from exc
+
+
+@shared_task(name="payouts.jobs.withdrawals_reconcile", acks_late=True)
+def withdrawals_reconcile() -> int:
+    """Bring in-flight withdrawals in line with Stripe's transfers (beat)."""
+    from payouts import withdrawals
+
+    return withdrawals.withdrawals_reconcile()

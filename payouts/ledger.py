@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError
-from django.db.models import F, QuerySet, Sum, Window
+from django.db.models import F, QuerySet
 from django.db.transaction import atomic
 
 from core.errors import ApplicationError
@@ -474,6 +474,32 @@ def settle(
     return post(key=key, kind=TxnKind.SETTLE, lines=lines, memo=memo)
 
 
+def bonus(
+    *,
+    key: str,
+    requester: AbstractBaseUser,
+    worker: AbstractBaseUser,
+    amount_cents: int,
+    fee_cents: int,
+    memo: str = "",
+) -> LedgerTransaction:
+    """A requester's bonus to a worker, from the requester's available balance:
+    requester available −(amount + fee), worker available +amount, platform revenue
+    +fee (no revenue entry when the fee is 0). Key: ``bonus-<id of the caller's bonus
+    record>``. Locks the three accounts. Raises ``InsufficientFunds`` (nothing written)
+    if the requester has less than amount + fee, ``InvalidAmount`` (an amount of 0),
+    ``IdempotencyConflict``."""
+    amount_cents = validate_amount(amount_cents)
+    fee_cents = validate_amount(fee_cents, name="fee_cents", allow_zero=True)
+    lines = [
+        (requester_account(requester), -(amount_cents + fee_cents)),
+        (worker_account(worker), amount_cents),
+    ]
+    if fee_cents:
+        lines.append((platform_revenue_account(), fee_cents))
+    return post(key=key, kind=TxnKind.BONUS, lines=lines, memo=memo)
+
+
 def transfer(
     *,
     key: str,
@@ -559,21 +585,39 @@ def balance_cents(account: LedgerAccount) -> int:
 
 
 def statement(account: LedgerAccount, *, before_id: int | None = None) -> QuerySet[LedgerEntry]:
-    """The account's entries, newest first, each annotated with ``running_balance_cents``
-    (the balance just after it: ``SUM(amount_cents) OVER (ORDER BY id)``) and with its
-    transaction joined. Slice it or hand it to ``Paginator``: the window is computed over
-    all of the account's rows before LIMIT/OFFSET, so every page is right. For keyset
-    pages pass ``before_id`` (the last id seen). Do not add other filters: a WHERE on
-    anything but an upper bound on id would drop rows from the running sum."""
+    """The account's entries, newest first, with their transaction joined, each with
+    ``balance_after_cents`` (the balance just after it, stored by the database when the
+    entry was posted; also as ``running_balance_cents`` for older callers). Page by key:
+    pass ``before_id`` (the last id seen) and slice; the (account, id) index serves
+    every page in the same time however deep, with no running sums and no COUNT."""
     qs = LedgerEntry.objects.filter(account=account)
     if before_id is not None:
-        # Rows below a bound keep every earlier row, so their running sums stay correct.
         qs = qs.filter(id__lt=before_id)
     return (
         qs.select_related("transaction")
-        .annotate(running_balance_cents=Window(Sum("amount_cents"), order_by=F("id").asc()))
+        .annotate(running_balance_cents=F("balance_after_cents"))
         .order_by("-id")
     )
+
+
+@dataclass(frozen=True)
+class StatementPage:
+    entries: list[LedgerEntry]
+    # Pass as ``before_id`` for the next (older) page; None on the last page.
+    next_before_id: int | None
+
+
+def statement_page(
+    account: LedgerAccount, *, before_id: int | None = None, size: int = 50
+) -> StatementPage:
+    """One page of ``statement``: ``size`` entries older than ``before_id`` (newest
+    first), and the key of the next page. Two index range reads, whatever the depth."""
+    if account.pk is None:
+        return StatementPage(entries=[], next_before_id=None)
+    rows = list(statement(account, before_id=before_id)[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return StatementPage(entries=rows, next_before_id=rows[-1].pk if more and rows else None)
 
 
 def ledger_violations() -> list[Violation]:

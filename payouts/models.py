@@ -73,8 +73,9 @@ class LedgerAccount(models.Model):
         PLATFORM_REVENUE = "platform_revenue", "Platform revenue"
         STRIPE_CLEARING = "stripe_clearing", "Stripe clearing"
         STRIPE_FEES = "stripe_fees", "Stripe processing fees"
+        WITHDRAWAL_IN_FLIGHT = "withdrawal_in_flight", "Withdrawal in flight"
 
-    USER_KINDS = (Kind.REQUESTER_AVAILABLE, Kind.WORKER_AVAILABLE)
+    USER_KINDS = (Kind.REQUESTER_AVAILABLE, Kind.WORKER_AVAILABLE, Kind.WITHDRAWAL_IN_FLIGHT)
     PLATFORM_KINDS = (Kind.PLATFORM_REVENUE, Kind.STRIPE_CLEARING, Kind.STRIPE_FEES)
     # Mirrors of money at Stripe and the platform's cost there: the only kinds below zero.
     NEGATIVE_KINDS = (Kind.STRIPE_CLEARING, Kind.STRIPE_FEES)
@@ -122,7 +123,7 @@ class LedgerAccount(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(
-                    kind__in=["requester_available", "worker_available"],
+                    kind__in=["requester_available", "worker_available", "withdrawal_in_flight"],
                     owner__isnull=False,
                     ref="",
                 )
@@ -131,7 +132,10 @@ class LedgerAccount(models.Model):
                     kind__in=["platform_revenue", "stripe_clearing", "stripe_fees"],
                     owner__isnull=True,
                     ref="",
-                ),
+                )
+                # Settlement's revenue shards (payouts.settlement): fees spread over a few
+                # rows so that concurrent settlement chunks never queue on one.
+                | models.Q(kind="platform_revenue", owner__isnull=True, ref__startswith="shard:"),
                 name="ledger_account_owner_matches_kind",
             ),
             models.CheckConstraint(
@@ -203,6 +207,10 @@ class LedgerEntry(models.Model):
         LedgerAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
     )
     amount_cents = models.BigIntegerField()
+    # The account's balance just after this entry: set by the database as the entry is
+    # inserted (trigger ledger_entry_apply, migration 0008), whatever the INSERT says, so
+    # a statement reads it instead of summing the account's history.
+    balance_after_cents = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -426,3 +434,143 @@ class CheckRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.finished_at:%Y-%m-%d %H:%M} ({'ok' if self.ok else 'failed'})"
+
+
+# --- Settlement of approved work ------------------------------------------------------------
+
+
+class Payable(models.Model):
+    """Money owed for one approved assignment: recorded in the approving transaction
+    (``payouts.settlement.payable_record``), settled by the ``settle_payables`` job
+    (escrow → worker reward + platform fee, ledger key ``settle-<assignment id>``), which
+    sets ``settled_at`` in the same transaction. ``assignment_id`` and ``batch_id`` are
+    plain integers: payouts is the bottom app and does not import ``tasks``."""
+
+    assignment_id = models.BigIntegerField(unique=True)
+    batch_id = models.BigIntegerField()
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reward_cents = models.BigIntegerField()
+    fee_cents = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(reward_cents__gt=0), name="payable_reward_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(fee_cents__gte=0), name="payable_fee_not_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                name="payable_unsettled",
+                condition=models.Q(settled_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "settled" if self.settled_at else "unsettled"
+        return f"Payable for assignment {self.assignment_id} ({state})"
+
+
+# --- Withdrawals through Stripe Connect ------------------------------------------------------
+
+
+class PayoutAccount(models.Model):
+    """A worker's Stripe Connect Express account (one per worker). ``payouts_enabled``
+    mirrors Stripe's account (onboarding finished), updated from ``account.updated``
+    Connect events and when the worker returns from the onboarding link."""
+
+    worker = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payout_account"
+    )
+    stripe_account_id = models.CharField(max_length=255, unique=True)
+    payouts_enabled = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.stripe_account_id} of user {self.worker_id}"
+
+
+class Withdrawal(models.Model):
+    """A worker's withdrawal. The money leaves the worker's balance at request time
+    (ledger ``withdrawal-request-<id>``: worker available → withdrawal in flight); the
+    ``withdrawal_transfer`` job makes the Stripe transfer with ``idempotency_key``
+    (``withdrawal-<id>``); paid moves in flight → Stripe clearing
+    (``withdrawal-paid-<id>``), failed reverses the request
+    (``withdrawal-return-<id>``). Status moves are listed in ``WITHDRAWAL_TRANSITIONS``
+    and made only by ``payouts.withdrawals.withdrawal_transition``."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        PROCESSING = "processing", "Processing"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Failed"
+
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="withdrawals"
+    )
+    amount_cents = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    stripe_account_id = models.CharField(max_length=255)
+    idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    stripe_transfer_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    failure_reason = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["worker", "-id"], name="withdrawal_worker_recent")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_cents__gt=0), name="withdrawal_amount_positive"
+            ),
+            # One withdrawal in flight per worker, held by the database itself.
+            models.UniqueConstraint(
+                fields=["worker"],
+                condition=models.Q(status__in=["requested", "processing"]),
+                name="withdrawal_one_in_flight",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="paid") | models.Q(stripe_transfer_id__isnull=False),
+                name="withdrawal_paid_has_transfer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Withdrawal {self.pk} of {self.amount_cents}¢ ({self.status})"
+
+
+WITHDRAWAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    Withdrawal.Status.REQUESTED: frozenset(
+        {Withdrawal.Status.PROCESSING, Withdrawal.Status.FAILED}
+    ),
+    Withdrawal.Status.PROCESSING: frozenset({Withdrawal.Status.PAID, Withdrawal.Status.FAILED}),
+    Withdrawal.Status.PAID: frozenset(),
+    Withdrawal.Status.FAILED: frozenset(),
+}
+
+
+class WithdrawalEvent(models.Model):
+    """One status move of a withdrawal (append-only)."""
+
+    withdrawal = models.ForeignKey(Withdrawal, on_delete=models.PROTECT, related_name="events")
+    old_status = models.CharField(max_length=16, blank=True)
+    new_status = models.CharField(max_length=16)
+    reason = models.TextField(blank=True)
+    stripe_event_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"withdrawal {self.withdrawal_id}: {self.old_status or '-'} → {self.new_status}"

@@ -18,16 +18,16 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, resolve, reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
 from core.http import AuthenticatedHttpRequest
 from core.money import cents_to_decimal_text, format_cents, parse_dollars
-from payouts import audit, fees, funding, ledger, stripe_gateway
-from payouts.forms import AddFundsForm
-from payouts.models import Deposit, LedgerAccount, LedgerEntry, StripeAlert
+from payouts import audit, fees, funding, ledger, stripe_gateway, withdrawals
+from payouts.forms import AddFundsForm, WithdrawForm
+from payouts.models import Deposit, LedgerAccount, LedgerEntry, PayoutAccount, StripeAlert
 
 
 def _requester_or_403(request: AuthenticatedHttpRequest) -> HttpResponse | None:
@@ -195,7 +195,7 @@ def statement(request: AuthenticatedHttpRequest) -> HttpResponse:
         return render(
             request, "marketplace/role_missing.html", {"role": "requester or worker"}, status=403
         )
-    page = Paginator(_entries(account), 50).get_page(request.GET.get("page"))
+    page = ledger.statement_page(account, before_id=_before_id(request))
     return render(request, "payouts/statement.html", {"account": account, "page": page})
 
 
@@ -218,6 +218,12 @@ def _own_account(request: AuthenticatedHttpRequest) -> LedgerAccount | None:
     else:
         return None
     return ledger.find_account(kind=kind, owner=user) or LedgerAccount(kind=kind, owner=user)
+
+
+def _before_id(request: HttpRequest) -> int | None:
+    """The statement page key (``?before=<entry id>``); a bad value is the first page."""
+    raw = request.GET.get("before", "")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 2**63 else None
 
 
 def _entries(account: LedgerAccount) -> QuerySet[LedgerEntry]:
@@ -243,7 +249,7 @@ def _csv_response(account: LedgerAccount, *, filename: str) -> StreamingHttpResp
                     entry.transaction.kind,
                     entry.transaction.memo,
                     cents_to_decimal_text(entry.amount_cents),
-                    cents_to_decimal_text(entry.running_balance_cents),
+                    cents_to_decimal_text(entry.balance_after_cents),
                 ]
             )
 
@@ -317,7 +323,7 @@ def staff_account(request: HttpRequest, account_id: int) -> HttpResponseBase:
     account = get_object_or_404(LedgerAccount.objects.select_related("owner"), pk=account_id)
     if request.GET.get("format") == "csv":
         return _csv_response(account, filename=f"fairtask-account-{account.pk}.csv")
-    page = Paginator(ledger.statement(account), 50).get_page(request.GET.get("page"))
+    page = ledger.statement_page(account, before_id=_before_id(request))
     return render(
         request, "payouts/statement.html", {"account": account, "page": page, "staff_view": True}
     )
@@ -329,3 +335,73 @@ def staff_sync_events(request: HttpRequest) -> HttpResponse:
     applied = funding.sync_events()
     messages.success(request, f"Fetched Stripe events: {applied} new applied.")
     return redirect("payouts:money_overview")
+
+
+# --- Worker withdrawals ---------------------------------------------------------------------
+
+
+def _worker_or_403(request: AuthenticatedHttpRequest) -> HttpResponse | None:
+    if not request.user.is_worker:
+        return render(request, "marketplace/role_missing.html", {"role": "worker"}, status=403)
+    return None
+
+
+@login_required
+def withdraw(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The worker's payout page: connect an account, withdraw, past withdrawals."""
+    if denied := _worker_or_403(request):
+        return denied
+    form = WithdrawForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            w = withdrawals.withdrawal_request(
+                worker=request.user, amount_cents=form.cleaned_data["amount"]
+            )
+        except ApplicationError as exc:
+            form.add_error("amount", exc.message)
+        else:
+            messages.success(request, f"Withdrawal of {format_cents(w.amount_cents)} requested.")
+            return redirect("payouts:withdraw")
+    account = ledger.find_account(kind=LedgerAccount.Kind.WORKER_AVAILABLE, owner=request.user)
+    return render(
+        request,
+        "payouts/withdraw.html",
+        {
+            "form": form,
+            "balance_cents": account.balance_cents if account else 0,
+            "minimum_cents": fees.platform_settings().withdrawal_minimum_cents,
+            "payout_account": PayoutAccount.objects.filter(worker=request.user).first(),
+            "withdrawals": withdrawals.withdrawals_for(request.user),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+@require_POST
+def payout_connect(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Start (or resume) Stripe Connect onboarding: redirect to Stripe's account link."""
+    if denied := _worker_or_403(request):
+        return denied
+    back = request.build_absolute_uri(reverse("payouts:withdraw"))
+    try:
+        url = withdrawals.payout_account_link(
+            worker=request.user, return_url=back, refresh_url=back
+        )
+    except (ApplicationError, stripe.StripeError):
+        messages.error(request, "Stripe could not be reached; please try again in a minute.")
+        return redirect("payouts:withdraw")
+    return redirect(url)
+
+
+@login_required
+@require_POST
+def payout_refresh(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Ask Stripe whether onboarding is finished (also arrives as account.updated)."""
+    if denied := _worker_or_403(request):
+        return denied
+    try:
+        withdrawals.payout_account_refresh(worker=request.user)
+    except stripe.StripeError:
+        messages.error(request, "Stripe could not be reached; please try again in a minute.")
+    return redirect("payouts:withdraw")

@@ -7,8 +7,15 @@ requester publishes a "past work" batch (``project_create``, ``batch_upload``,
 ``batch_publish``, paid from the requester's funded balance), each worker claims
 (``assignment_claim``) and submits (``assignment_submit``) with times set in the past,
 and older work is approved or rejected through ``transition`` (the review pages are
-another issue's; this is the move they will make). Money is not settled here:
-settlement is the review issue's job, so "available" stays $0.00.
+another issue's; this is the move they will make). Approved work records its payable
+and is settled at the end, so "available" shows real money.
+
+``seed_review_demo`` (through ``manage.py seed_review_demo``, which the marketplace's
+command calls by name: marketplace never imports tasks) adds review data on the first
+requester's text-classification batch: demo workers do six tasks; the requester
+approves three, rejects one with a reason, leaves two waiting for review, and bonuses
+one worker; settlement then pays the approvals. Safe to run again: a batch that
+already has work is left alone.
 
 Idempotent: a worker who already has assignments gets nothing more; the project is
 found by owner and title.
@@ -21,12 +28,14 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.errors import ApplicationError
 from marketplace import services as requester_services
-from marketplace.models import BatchStatus, Project, User
-from tasks import services
+from marketplace.models import Batch, BatchStatus, Project, User
+from payouts import settlement
+from tasks import review, services
 from tasks.models import Assignment, AssignmentStatus
 
 PAST_WORK_TITLE = "Demo: past work, sort customer messages"
@@ -83,6 +92,17 @@ def _review(assignment: Assignment, *, to: str, actor: User, now: datetime) -> N
         locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
         reason = "Demo: the label does not match the message." if to == "rejected" else ""
         services.transition(assignment=locked, to=to, actor=actor, reason=reason, now=now)
+        if to == "approved":
+            # What the review service records with an approval: the money owed, which
+            # settlement then pays out of escrow.
+            settlement.payable_record(
+                assignment_id=locked.pk,
+                batch_id=locked.batch_id,
+                requester=actor,
+                worker=locked.worker,
+                reward_cents=locked.reward_cents,
+                fee_cents=locked.fee_cents,
+            )
 
 
 def seed_worker_history(
@@ -125,6 +145,70 @@ def seed_worker_history(
                         actor=project.owner,
                         now=accepted + timedelta(days=1),
                     )
+    settlement.settle_pending()
     services.measured_times_refresh()
     requester_services.listing_refresh()
     return made
+
+
+def seed_review_demo() -> str:
+    requester = User.objects.filter(is_requester=True, email__startswith="requester1@").first()
+    workers = list(
+        User.objects.filter(
+            is_worker=True, is_requester=False, email__startswith="worker"
+        ).order_by("email")[:3]
+    )
+    if requester is None or not workers:
+        return "no demo requester or workers"
+    batch = (
+        Batch.objects.filter(
+            owner=requester,
+            status=BatchStatus.PUBLISHED,
+            project__template_kind="text_classification",
+        )
+        .select_related("project")
+        .order_by("pk")
+        .first()
+    )
+    if batch is None:
+        return "no published text-classification batch (fund the demo requester first)"
+    if Assignment.objects.filter(batch=batch).exists():
+        return f"batch {batch.pk} already has work"
+    labels = list(batch.project.template_config.get("labels") or ["A", "B"])
+    made: list[Assignment] = []
+    for i in range(6):
+        worker = workers[i % len(workers)]
+        task = (
+            batch.tasks.exclude(assignments__worker=worker)
+            .filter(~Q(assignments_taken__gte=batch.assignments_per_task))
+            .order_by("row_number")
+            .first()
+        )
+        if task is None:
+            break
+        a = services.assignment_claim_task(worker=worker, task=task)
+        made.append(
+            services.assignment_submit(
+                token=a.submit_token, answers={"label": labels[i % 2 % len(labels)]}
+            )
+        )
+    if len(made) < 4:
+        return "not enough open tasks for the review demo"
+    review.assignments_approve(requester=requester, assignment_ids=[a.pk for a in made[:3]])
+    review.assignments_reject(
+        requester=requester,
+        assignment_ids=[made[3].pk],
+        reason="instructions_ignored",
+        note="The ticket is a complaint about delivery, not a question.",
+    )
+    review.assignment_bonus(
+        requester=requester,
+        assignment_id=made[0].pk,
+        amount_cents=50,
+        reason="Careful work on a tricky ticket.",
+    )
+    settled = settlement.settle_pending()
+    return (
+        f"batch {batch.pk}: {len(made)} submitted, 3 approved ({settled} settled), 1 rejected, "
+        "1 bonus of $0.50"
+    )

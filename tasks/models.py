@@ -32,6 +32,16 @@ ESCROW_BOUND_STATUSES = frozenset(
 )
 
 
+class RejectReason(models.TextChoices):
+    """The short list a rejection picks from (plus free text); shown to the worker."""
+
+    WRONG = "wrong_answer", "Answers are wrong"
+    INCOMPLETE = "incomplete", "Work is incomplete"
+    INSTRUCTIONS = "instructions_ignored", "Instructions were not followed"
+    SPAM = "spam", "Random or automated answers"
+    OTHER = "other", "Other"
+
+
 # The only moves an assignment can make (product.md); ``tasks.services.transition``
 # enforces this table and writes an ``AssignmentEvent`` per move.
 ASSIGNMENT_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -93,6 +103,12 @@ class Assignment(models.Model):
     reward_cents = models.BigIntegerField()
     fee_cents = models.BigIntegerField()
     submit_nonce = models.CharField(max_length=32)
+    # Review (``tasks.review``): when the requester (or auto-approval) decided, and for a
+    # rejection the reason from ``RejectReason`` plus free text, both shown to the worker.
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    # Database defaults too: set-based inserts (benchmarks, bulk tools) need not name them.
+    reject_reason = models.CharField(max_length=24, blank=True, default="", db_default="")
+    reject_note = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         constraints = [
@@ -142,6 +158,12 @@ class Assignment(models.Model):
                 name="assignment_worker_holding_idx",
                 condition=models.Q(status="accepted"),
             ),
+            # Final release of rejections after the dispute window: unsettled ones only.
+            models.Index(
+                fields=["reviewed_at"],
+                name="assignment_rejected_open_idx",
+                condition=models.Q(status="rejected", settled_at__isnull=True),
+            ),
             # Auto-approval sweep: submitted ones only.
             models.Index(
                 fields=["auto_approve_at"],
@@ -157,6 +179,12 @@ class Assignment(models.Model):
     def submit_token(self) -> str:
         """``<id>.<hmac>``: the per-assignment secret the work frame posts."""
         return f"{self.pk}.{token_mac(self.pk, self.submit_nonce)}"
+
+    @property
+    def reject_reason_label(self) -> str:
+        if self.reject_reason in RejectReason.values:
+            return str(RejectReason(self.reject_reason).label)
+        return self.reject_reason
 
     @property
     def is_open(self) -> bool:
@@ -240,3 +268,54 @@ class WorkerPreferences(models.Model):
 
     def __str__(self) -> str:
         return f"Preferences of user {self.user_id}"
+
+
+class WorkerBlock(models.Model):
+    """A requester blocked a worker (reason kept): the worker no longer sees this
+    requester's projects and cannot claim their tasks. Written by ``tasks.review``."""
+
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocked_by"
+    )
+    reason = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["requester", "worker"], name="worker_block_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.requester_id} blocks {self.worker_id}"
+
+
+class Bonus(models.Model):
+    """A bonus a requester paid a worker for an assignment (ledger key ``bonus-<id>``,
+    requester available → worker available + platform fee). Written by
+    ``tasks.review.assignment_bonus`` in the ledger posting's transaction."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="bonuses")
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bonuses", db_index=False
+    )
+    amount_cents = models.BigIntegerField()
+    fee_cents = models.BigIntegerField()
+    reason = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_cents__gte=1), name="bonus_amount_positive"
+            ),
+            models.CheckConstraint(condition=models.Q(fee_cents__gte=0), name="bonus_fee_nonneg"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Bonus {self.pk} ({self.amount_cents}¢)"

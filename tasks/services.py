@@ -48,6 +48,7 @@ from tasks.models import (
     Assignment,
     AssignmentEvent,
     AssignmentStatus,
+    WorkerBlock,
     token_mac,
 )
 
@@ -153,6 +154,33 @@ def assignment_mark_settled(*, assignment: Assignment, now: datetime | None = No
     )
 
 
+def assignments_mark_settled(assignment_ids: list[int], now: datetime | None = None) -> int:
+    """Set-based ``assignment_mark_settled`` for the settlement job (registered with
+    ``payouts.settlement.on_settled`` in ``TasksConfig.ready``): in the settling
+    transaction, set ``settled_at`` on the approved/rejected assignments among
+    ``assignment_ids`` not yet settled and take their reward + fee off each batch's
+    ``owed_cents``. Returns how many were marked. Idempotent."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("assignments_mark_settled must run inside transaction.atomic")
+    if not assignment_ids:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH marked AS (
+                UPDATE tasks_assignment SET settled_at = %s
+                 WHERE id = ANY(%s) AND settled_at IS NULL AND status IN ('approved', 'rejected')
+             RETURNING batch_id, reward_cents + fee_cents AS cost)
+            SELECT batch_id, count(*), sum(cost) FROM marked GROUP BY batch_id ORDER BY batch_id
+            """,
+            [now or timezone.now(), list(assignment_ids)],
+        )
+        rows = cursor.fetchall()
+    for batch_id, _n, cost in rows:
+        counters.counters_add(batch_id=batch_id, deltas={"owed_cents": -int(cost)})
+    return sum(int(n) for _b, n, _c in rows)
+
+
 # --- Claim ---------------------------------------------------------------------------------
 
 
@@ -168,6 +196,10 @@ def _refuse_worker(worker: User, project: Project) -> None:
             "This is your own project: you cannot accept your own tasks.",
             code="own_task",
             status=403,
+        )
+    if WorkerBlock.objects.filter(requester_id=project.owner_id, worker_id=worker.pk).exists():
+        raise ApplicationError(
+            "This requester's tasks are not available to you.", code="blocked", status=403
         )
     if project.status != ProjectStatus.ACTIVE:
         raise ApplicationError(
@@ -645,6 +677,7 @@ __all__ = [
     "assignment_claim_task",
     "assignment_expire",
     "assignment_mark_settled",
+    "assignments_mark_settled",
     "assignment_return",
     "assignment_submit",
     "assignments_due",

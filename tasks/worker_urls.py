@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from tasks import views
+from tasks import views, worker_views
 
 app_name = "work"
 
@@ -18,4 +18,5 @@ urlpatterns = [
     path("dashboard/earnings.csv", views.earnings_csv, name="earnings_csv"),
     path("preferences/", views.preferences_save, name="preferences"),
     path("sprint/", views.sprint, name="sprint"),
+    path("earnings/", worker_views.earnings, name="earnings"),
 ]

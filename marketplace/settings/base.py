@@ -457,6 +457,14 @@ CELERY_BEAT_SCHEDULE["refresh-measured-times"] = {
     "task": "tasks.jobs.refresh_measured_times",
     "schedule": 300.0,
 }
+CELERY_BEAT_SCHEDULE["auto-approve"] = {"task": "tasks.jobs.auto_approve", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["release-rejections"] = {
+    "task": "tasks.jobs.release_rejections",
+    "schedule": 600.0,
+}
+# Review (issue 17): a rejection's money stays in escrow this long (a dispute may be
+# filed), then returns to the requester.
+FAIRTASK_DISPUTE_WINDOW_DAYS = env_int("DISPUTE_WINDOW_DAYS", 7)
 CELERY_BEAT_SCHEDULE["expire-batches"] = {
     "task": "marketplace.jobs.expire_batches",
     "schedule": 60.0,
@@ -474,4 +482,22 @@ LEDGER_AUDIT_INTERVAL = env_int("LEDGER_AUDIT_INTERVAL", 3600, minimum=60)
 CELERY_BEAT_SCHEDULE["ledger-audit"] = {
     "task": "payouts.jobs.ledger_audit",
     "schedule": float(LEDGER_AUDIT_INTERVAL),
+}
+
+# --- Settlement (issue 17) ---------------------------------------------------------------
+# payouts.jobs.settle_payables is enqueued when an approval commits; beat sweeps too, so
+# a job lost with its worker (or never enqueued) is picked up within this many seconds.
+SETTLEMENT_SWEEP_INTERVAL = env_int("SETTLEMENT_SWEEP_INTERVAL", 60, minimum=5)
+CELERY_BEAT_SCHEDULE["settle-payables"] = {
+    "task": "payouts.jobs.settle_payables",
+    "schedule": float(SETTLEMENT_SWEEP_INTERVAL),
+}
+
+# --- Withdrawals (issue 17) ----------------------------------------------------------------
+# Stripe's available balance short (card funds pending): the transfer job retries after
+# this many seconds. The reconcile pass compares in-flight withdrawals with Stripe.
+WITHDRAWAL_PENDING_RETRY = env_int("WITHDRAWAL_PENDING_RETRY", 600, minimum=1)
+CELERY_BEAT_SCHEDULE["reconcile-withdrawals"] = {
+    "task": "payouts.jobs.withdrawals_reconcile",
+    "schedule": float(env_int("WITHDRAWAL_RECONCILE_INTERVAL", 600, minimum=30)),
 }

@@ -89,9 +89,20 @@ def test_seed_demo_twice_gives_the_same_data(simulated_stripe):
         "transcription",
     } <= kinds
     assert work[1] and all(status == "published" for _, status, _ in work[1])
+    from tasks.models import Assignment, Bonus
+
     for requester in User.objects.filter(is_requester=True):
         held = sum(b.total_cost_cents for b in Batch.objects.filter(owner=requester))
-        assert ledger.requester_account(requester).balance_cents == 50_000 - held
+        bonused = sum(
+            b.amount_cents + b.fee_cents for b in Bonus.objects.filter(requester=requester)
+        )
+        assert ledger.requester_account(requester).balance_cents == 50_000 - held - bonused
+    # The review demo: approved (and settled), rejected with a reason, bonused work.
+    statuses = sorted(Assignment.objects.values_list("status", flat=True))
+    assert statuses.count("approved") == 3 and statuses.count("rejected") == 1
+    assert Assignment.objects.filter(status="approved", settled_at__isnull=False).count() == 3
+    assert Assignment.objects.get(status="rejected").reject_note
+    assert Bonus.objects.count() == 1
     call_command("ledger_check")
 
     # The demo workers have two weeks of history, made through the services.

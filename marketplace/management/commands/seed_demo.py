@@ -12,6 +12,7 @@ from importlib import import_module
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -87,6 +88,9 @@ class Command(BaseCommand):
                 workers=workers, requesters=requesters
             )
             self._say(quiet, f"seed_demo: {made} past assignments for the demo workers")
+            # Review demo (approved, rejected, bonused work): tasks' command, called by name
+            # because marketplace never imports tasks.
+            call_command("seed_review_demo", quiet=quiet, stdout=self.stdout)
         self._say(quiet, f"demo password for every account: {DEMO_PASSWORD}")
 
     def _say(self, quiet: bool, line: str) -> None:
