@@ -8,7 +8,8 @@ import json
 from typing import Any, cast
 
 from django.http import Http404, HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,6 +18,7 @@ from rest_framework.views import APIView
 from core.errors import ApplicationError
 from marketplace import selectors
 from marketplace.api.pagination import Pagination
+from marketplace.api.views import error_responses
 from marketplace.models import User
 from tasks import exports, review
 from tasks.models import Assignment, RejectReason
@@ -59,7 +61,10 @@ class ReviewRowSerializer(serializers.Serializer):
 
 
 class BatchAssignmentsView(APIView):
-    @extend_schema(summary="A batch's handed-in assignments, for review (filters as the page)")
+    @extend_schema(
+        summary="A batch's handed-in assignments, for review (filters as the page)",
+        responses={200: OpenApiTypes.OBJECT, **error_responses(400, 404)},
+    )
     def get(self, request: Request, batch_id: int) -> Response:
         batch = _batch(request, batch_id)
         paginator = Pagination()
@@ -71,17 +76,25 @@ class BatchAssignmentsView(APIView):
 
 
 class IdsSerializer(serializers.Serializer):
-    assignment_ids = serializers.ListField(child=serializers.IntegerField(min_value=1))
+    assignment_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        min_length=1,
+        max_length=review.MAX_BULK,
+    )
 
 
 class RejectSerializer(IdsSerializer):
     reason = serializers.ChoiceField(choices=RejectReason.choices)
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=review.MAX_NOTE_CHARS
+    )
 
 
 class ApproveView(APIView):
     @extend_schema(
-        summary="Approve submitted assignments (one or thousands)", request=IdsSerializer
+        summary="Approve submitted assignments (one or thousands)",
+        request=IdsSerializer,
+        responses={200: OpenApiTypes.OBJECT, **error_responses(400, 404, 409)},
     )
     def post(self, request: Request) -> Response:
         data = IdsSerializer(data=request.data)
@@ -93,7 +106,11 @@ class ApproveView(APIView):
 
 
 class RejectView(APIView):
-    @extend_schema(summary="Reject submitted assignments with a reason", request=RejectSerializer)
+    @extend_schema(
+        summary="Reject submitted assignments with a reason",
+        request=RejectSerializer,
+        responses={200: OpenApiTypes.OBJECT, **error_responses(400, 404, 409)},
+    )
     def post(self, request: Request) -> Response:
         data = RejectSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -107,7 +124,11 @@ class RejectView(APIView):
 
 
 class ReverseView(APIView):
-    @extend_schema(summary="Reverse a rejection (within 30 days): the worker is paid", request=None)
+    @extend_schema(
+        summary="Reverse a rejection (within 30 days): the worker is paid",
+        request=None,
+        responses={200: OpenApiTypes.OBJECT, **error_responses(404, 409)},
+    )
     def post(self, request: Request, assignment_id: int) -> Response:
         a = review.assignment_reverse_rejection(
             requester=_user(request), assignment_id=assignment_id
@@ -116,12 +137,16 @@ class ReverseView(APIView):
 
 
 class BonusSerializer(serializers.Serializer):
-    amount_cents = serializers.IntegerField()
-    reason = serializers.CharField(allow_blank=True)
+    amount_cents = serializers.IntegerField(min_value=1, max_value=review.MAX_BONUS_CENTS)
+    reason = serializers.CharField(max_length=review.MAX_NOTE_CHARS)
 
 
 class BonusView(APIView):
-    @extend_schema(summary="Pay the worker of an assignment a bonus", request=BonusSerializer)
+    @extend_schema(
+        summary="Pay the worker of an assignment a bonus",
+        request=BonusSerializer,
+        responses={200: OpenApiTypes.OBJECT, **error_responses(400, 404, 409)},
+    )
     def post(self, request: Request, assignment_id: int) -> Response:
         data = BonusSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -138,11 +163,15 @@ class BonusView(APIView):
 
 
 class BlockSerializer(serializers.Serializer):
-    reason = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(max_length=review.MAX_NOTE_CHARS)
 
 
 class BlockView(APIView):
-    @extend_schema(summary="Block the worker of an assignment", request=BlockSerializer)
+    @extend_schema(
+        summary="Block the worker of an assignment",
+        request=BlockSerializer,
+        responses={200: OpenApiTypes.OBJECT, **error_responses(400, 404, 409)},
+    )
     def post(self, request: Request, assignment_id: int) -> Response:
         data = BlockSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -155,7 +184,10 @@ class BlockView(APIView):
 
 
 class ResultsView(APIView):
-    @extend_schema(summary="A batch's results: download links and the provenance card")
+    @extend_schema(
+        summary="A batch's results: download links and the provenance card",
+        responses={200: OpenApiTypes.OBJECT, **error_responses(404)},
+    )
     def get(self, request: Request, batch_id: int) -> Response:
         batch = _batch(request, batch_id)
         base = request.build_absolute_uri()
@@ -168,7 +200,13 @@ class ResultsView(APIView):
 
 
 class ResultFileView(APIView):
-    @extend_schema(summary="One results file (streamed)")
+    @extend_schema(
+        summary="One results file (streamed)",
+        responses={
+            200: OpenApiResponse(description="The file (CSV, JSONL, Markdown or JSON)."),
+            **error_responses(404),
+        },
+    )
     def get(self, request: Request, batch_id: int, name: str) -> HttpResponse:
         batch = _batch(request, batch_id)
         if name not in exports.EXPORTS and name not in exports.CARDS:

@@ -44,7 +44,7 @@ ERRORS = {
 }
 
 
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     # An operation that takes input (400) also refuses a body of the wrong type (415).
     extra = (415,) if 400 in codes else ()
     return {code: ERRORS[code] for code in (401, 403, 429, *codes, *extra)}
@@ -109,7 +109,7 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
                 "status", str, enum=["active", "archived", "all"], description="Default: active."
             )
         ],
-        responses={200: s.ProjectSerializer(many=True), **_errors(400, 404)},
+        responses={200: s.ProjectSerializer(many=True), **error_responses(400, 404)},
     )
     def list(self, request: Request) -> Response:
         wanted = request.query_params.get("status", "active")
@@ -129,7 +129,7 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
     @extend_schema(
         summary="Create a project",
         request=s.ProjectWriteSerializer,
-        responses={201: s.ProjectSerializer, **_errors(400)},
+        responses={201: s.ProjectSerializer, **error_responses(400)},
     )
     def create(self, request: Request) -> Response:
         data = s.ProjectWriteSerializer(data=request.data)
@@ -141,7 +141,9 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
             headers={"Location": reverse("api:project-detail", args=[project.pk])},
         )
 
-    @extend_schema(summary="Get a project", responses={200: s.ProjectSerializer, **_errors(404)})
+    @extend_schema(
+        summary="Get a project", responses={200: s.ProjectSerializer, **error_responses(404)}
+    )
     def retrieve(self, request: Request, pk: str) -> Response:
         project = selectors.project_for(_user(request), pk)
         return Response(s.ProjectSerializer(project, context=self._context()).data)
@@ -149,7 +151,7 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
     @extend_schema(
         summary="Change a project (only the fields sent)",
         request=s.ProjectWriteSerializer,
-        responses={200: s.ProjectSerializer, **_errors(400, 404, 409)},
+        responses={200: s.ProjectSerializer, **error_responses(400, 404, 409)},
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         project = selectors.project_for(_user(request), pk)
@@ -164,7 +166,7 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
     @extend_schema(
         summary="Change a project (same as PATCH: only the fields sent)",
         request=s.ProjectWriteSerializer,
-        responses={200: s.ProjectSerializer, **_errors(400, 404, 409)},
+        responses={200: s.ProjectSerializer, **error_responses(400, 404, 409)},
     )
     def update(self, request: Request, pk: str) -> Response:
         return self.partial_update(request, pk)
@@ -172,7 +174,7 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
     @extend_schema(
         summary="Clone a project",
         request=s.ProjectCloneSerializer,
-        responses={201: s.ProjectSerializer, **_errors(400, 404)},
+        responses={201: s.ProjectSerializer, **error_responses(400, 404)},
     )
     @action(detail=True, methods=["post"])
     def clone(self, request: Request, pk: str) -> Response:
@@ -191,7 +193,7 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
     @extend_schema(
         summary="Archive a project (no new batches; idempotent)",
         request=None,
-        responses={200: s.ProjectSerializer, **_errors(404)},
+        responses={200: s.ProjectSerializer, **error_responses(404)},
     )
     @action(detail=True, methods=["post"])
     def archive(self, request: Request, pk: str) -> Response:
@@ -202,7 +204,7 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
     @extend_schema(
         summary="Restore an archived project (idempotent)",
         request=None,
-        responses={200: s.ProjectSerializer, **_errors(404)},
+        responses={200: s.ProjectSerializer, **error_responses(404)},
     )
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, pk: str) -> Response:
@@ -213,7 +215,7 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
     @extend_schema(
         methods=["GET"],
         summary="List a project's batches",
-        responses={200: s.BatchSerializer(many=True), **_errors(400, 404)},
+        responses={200: s.BatchSerializer(many=True), **error_responses(400, 404)},
     )
     @extend_schema(
         methods=["POST"],
@@ -223,7 +225,11 @@ class ProjectViewSet(_Paged, viewsets.ViewSet):
         "more) and nothing is created. Small files are imported at once (201, status draft); large ones in the "
         "background (202, status importing: poll the batch).",
         request={"multipart/form-data": s.BatchUploadSerializer},
-        responses={201: s.BatchSerializer, 202: s.BatchSerializer, **_errors(400, 404, 409)},
+        responses={
+            201: s.BatchSerializer,
+            202: s.BatchSerializer,
+            **error_responses(400, 404, 409),
+        },
     )
     @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser])
     def batches(self, request: Request, pk: str) -> Response:
@@ -290,7 +296,7 @@ class BatchViewSet(_Paged, viewsets.ViewSet):
             OpenApiParameter("project", int),
             OpenApiParameter("status", str, enum=BatchStatus.values),
         ],
-        responses={200: s.BatchSerializer(many=True), **_errors(400, 404)},
+        responses={200: s.BatchSerializer(many=True), **error_responses(400, 404)},
     )
     def list(self, request: Request) -> Response:
         project = request.query_params.get("project")
@@ -301,14 +307,15 @@ class BatchViewSet(_Paged, viewsets.ViewSet):
 
     @extend_schema(
         summary="Get a batch (with progress and quote)",
-        responses={200: s.BatchSerializer, **_errors(404)},
+        responses={200: s.BatchSerializer, **error_responses(404)},
     )
     def retrieve(self, request: Request, pk: str) -> Response:
         batch = selectors.batch_for(_user(request), pk)
         return Response(s.BatchSerializer(_with_progress(batch, detail=True)).data)
 
     @extend_schema(
-        summary="Progress of a batch", responses={200: s.BatchProgressSerializer, **_errors(404)}
+        summary="Progress of a batch",
+        responses={200: s.BatchProgressSerializer, **error_responses(404)},
     )
     @action(detail=True, methods=["get"])
     def progress(self, request: Request, pk: str) -> Response:
@@ -317,7 +324,7 @@ class BatchViewSet(_Paged, viewsets.ViewSet):
 
     @extend_schema(
         summary="What publishing costs (rewards + fees) and your balance",
-        responses={200: s.BatchQuoteSerializer, **_errors(404)},
+        responses={200: s.BatchQuoteSerializer, **error_responses(404)},
     )
     @action(detail=True, methods=["get"])
     def quote(self, request: Request, pk: str) -> Response:
@@ -336,7 +343,7 @@ class BatchViewSet(_Paged, viewsets.ViewSet):
         "still_importing, project_archived, quote_changed, insufficient_funds (details: total_cost_cents, "
         "balance_cents, shortfall_cents).",
         request=s.PublishSerializer,
-        responses={200: s.BatchSerializer, **_errors(400, 404, 409)},
+        responses={200: s.BatchSerializer, **error_responses(400, 404, 409)},
     )
     @action(detail=True, methods=["post"])
     def publish(self, request: Request, pk: str) -> Response:
@@ -352,7 +359,7 @@ class BatchViewSet(_Paged, viewsets.ViewSet):
     @extend_schema(
         summary="Pause (idempotent)",
         request=None,
-        responses={200: s.BatchSerializer, **_errors(404, 409)},
+        responses={200: s.BatchSerializer, **error_responses(404, 409)},
     )
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, pk: str) -> Response:
@@ -361,7 +368,7 @@ class BatchViewSet(_Paged, viewsets.ViewSet):
     @extend_schema(
         summary="Resume (idempotent)",
         request=None,
-        responses={200: s.BatchSerializer, **_errors(404, 409)},
+        responses={200: s.BatchSerializer, **error_responses(404, 409)},
     )
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str) -> Response:
@@ -372,7 +379,7 @@ class BatchViewSet(_Paged, viewsets.ViewSet):
         description="Tasks nobody holds close at once; work in progress finishes under the old terms. A second "
         "cancel is refused (409 already_cancelled) and releases nothing.",
         request=s.CancelSerializer,
-        responses={200: s.BatchSerializer, **_errors(400, 404, 409)},
+        responses={200: s.BatchSerializer, **error_responses(400, 404, 409)},
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
@@ -385,7 +392,7 @@ class BatchViewSet(_Paged, viewsets.ViewSet):
 
 class BalanceView(APIView):
     @extend_schema(
-        summary="Your available balance", responses={200: s.BalanceSerializer, **_errors()}
+        summary="Your available balance", responses={200: s.BalanceSerializer, **error_responses()}
     )
     def get(self, request: Request) -> Response:
         balance = ledger.requester_balance_cents(_user(request))  # a read: creates nothing
