@@ -202,6 +202,7 @@ class ResultsView(APIView):
 class ResultFileView(APIView):
     @extend_schema(
         summary="One results file (streamed)",
+        operation_id="batches_results_file_retrieve",
         responses={
             200: OpenApiResponse(description="The file (CSV, JSONL, Markdown or JSON)."),
             **error_responses(404),
