@@ -370,12 +370,20 @@ def prefetch_event(data: dict[str, Any]) -> dict[str, Any] | None:
     event is about (a transfer, or a connected account), or None if not ours."""
     event_type = data.get("type", "")
     obj = (data.get("data") or {}).get("object") or {}
+    if not obj.get("id") or (event_type not in TRANSFER_EVENTS and event_type != "account.updated"):
+        return None
     client = stripe_gateway.client()
-    if event_type in TRANSFER_EVENTS and obj.get("id"):
-        return client.v1.transfers.retrieve(str(obj["id"])).to_dict()
-    if event_type == "account.updated" and obj.get("id"):
+    try:
+        if event_type in TRANSFER_EVENTS:
+            return client.v1.transfers.retrieve(str(obj["id"])).to_dict()
         return client.v1.accounts.retrieve(str(obj["id"])).to_dict()
-    return None
+    except stripe.InvalidRequestError as exc:
+        if exc.code == "resource_missing":
+            logger.error(
+                "Stripe event %s names %s, which Stripe does not know", data.get("id"), obj["id"]
+            )
+            return None  # recorded, nothing applied (a forged or foreign event)
+        raise
 
 
 def apply_event(*, data: dict[str, Any], remote: dict[str, Any]) -> None:
