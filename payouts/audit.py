@@ -415,6 +415,28 @@ def _register_ledger_checks() -> None:
           FROM ledger l, deposits d WHERE l.took <> d.credited""",
     )
     register(
+        name="withdrawal_in_flight_vs_withdrawals",
+        description="each worker's withdrawal-in-flight balance equals their requested or "
+        "processing withdrawals, and each paid withdrawal was posted paid once",
+        sql="""
+        WITH flight AS (
+            SELECT a.owner_id, a.balance_cents FROM payouts_ledgeraccount a
+             WHERE a.kind = 'withdrawal_in_flight'),
+        open AS (
+            SELECT worker_id, sum(amount_cents) AS total FROM payouts_withdrawal
+             WHERE status IN ('requested', 'processing') GROUP BY worker_id)
+        SELECT format('worker %s: withdrawal in flight holds %s cents, open withdrawals total %s',
+                      coalesce(f.owner_id, o.worker_id), coalesce(f.balance_cents, 0), coalesce(o.total, 0))
+          FROM flight f FULL JOIN open o ON o.worker_id = f.owner_id
+         WHERE coalesce(f.balance_cents, 0) <> coalesce(o.total, 0)
+        UNION ALL
+        SELECT format('withdrawal %s is paid but has no withdrawal-paid transaction', w.id)
+          FROM payouts_withdrawal w
+         WHERE w.status = 'paid' AND NOT EXISTS (
+               SELECT 1 FROM payouts_ledgertransaction t
+                WHERE t.idempotency_key = 'withdrawal-paid-' || w.id)""",
+    )
+    register(
         name="ledger_triggers_enabled",
         scope="ledger",
         description="every ledger trigger exists and is ENABLE ALWAYS",

@@ -24,7 +24,7 @@ from core.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
-SettledCallback = Callable[[list[int]], None]
+SettledCallback = Callable[[list[int]], object]
 _SETTLED_CALLBACKS: dict[str, SettledCallback] = {}
 
 

@@ -33,7 +33,6 @@ from typing import Any
 
 import stripe
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -59,14 +58,14 @@ TRANSFER_EVENTS = frozenset(
 )
 
 
-def withdrawal_in_flight_account(user: AbstractBaseUser) -> LedgerAccount:
+def withdrawal_in_flight_account(user: Any) -> LedgerAccount:
     return ledger._account(kind=LedgerAccount.Kind.WITHDRAWAL_IN_FLIGHT, owner=user)
 
 
 # --- Connecting a payout account ---------------------------------------------------------------
 
 
-def payout_account_link(*, worker: AbstractBaseUser, return_url: str, refresh_url: str) -> str:
+def payout_account_link(*, worker: Any, return_url: str, refresh_url: str) -> str:
     """The URL of a Stripe onboarding link for the worker's Express account, creating
     the account first if the worker has none. Raises ApplicationError ``not_worker``."""
     if not getattr(worker, "is_worker", False):
@@ -76,14 +75,14 @@ def payout_account_link(*, worker: AbstractBaseUser, return_url: str, refresh_ur
     client = stripe_gateway.client()
     account = PayoutAccount.objects.filter(worker=worker).first()
     if account is None:
+        params: Any = {
+            "type": "express",
+            "email": getattr(worker, "email", "") or None,
+            "capabilities": {"transfers": {"requested": True}},
+            "metadata": {"fairtask_user_id": str(worker.pk)},
+        }
         created = client.v1.accounts.create(
-            params={
-                "type": "express",
-                "email": getattr(worker, "email", "") or None,
-                "capabilities": {"transfers": {"requested": True}},
-                "metadata": {"fairtask_user_id": str(worker.pk)},
-            },
-            options={"idempotency_key": f"connect-account-{worker.pk}"},
+            params=params, options={"idempotency_key": f"connect-account-{worker.pk}"}
         )
         try:
             with transaction.atomic():
@@ -105,7 +104,7 @@ def payout_account_link(*, worker: AbstractBaseUser, return_url: str, refresh_ur
     return str(link.url)
 
 
-def payout_account_refresh(*, worker: AbstractBaseUser) -> PayoutAccount | None:
+def payout_account_refresh(*, worker: Any) -> PayoutAccount | None:
     """Read the worker's account from Stripe and store whether it can be paid."""
     account = PayoutAccount.objects.filter(worker=worker).first()
     if account is None:
@@ -126,7 +125,7 @@ def _set_enabled(stripe_account_id: str, enabled: bool) -> PayoutAccount | None:
 # --- Requesting ----------------------------------------------------------------------------------
 
 
-def withdrawal_request(*, worker: AbstractBaseUser, amount_cents: int) -> Withdrawal:
+def withdrawal_request(*, worker: Any, amount_cents: int) -> Withdrawal:
     """Take ``amount_cents`` off the worker's available balance into a new withdrawal
     and enqueue its transfer. Errors (nothing written, nothing moved):
     ``not_connected`` (no payout account, or onboarding not finished),
@@ -371,12 +370,20 @@ def prefetch_event(data: dict[str, Any]) -> dict[str, Any] | None:
     event is about (a transfer, or a connected account), or None if not ours."""
     event_type = data.get("type", "")
     obj = (data.get("data") or {}).get("object") or {}
+    if not obj.get("id") or (event_type not in TRANSFER_EVENTS and event_type != "account.updated"):
+        return None
     client = stripe_gateway.client()
-    if event_type in TRANSFER_EVENTS and obj.get("id"):
-        return client.v1.transfers.retrieve(str(obj["id"])).to_dict()
-    if event_type == "account.updated" and obj.get("id"):
+    try:
+        if event_type in TRANSFER_EVENTS:
+            return client.v1.transfers.retrieve(str(obj["id"])).to_dict()
         return client.v1.accounts.retrieve(str(obj["id"])).to_dict()
-    return None
+    except stripe.InvalidRequestError as exc:
+        if exc.code == "resource_missing":
+            logger.error(
+                "Stripe event %s names %s, which Stripe does not know", data.get("id"), obj["id"]
+            )
+            return None  # recorded, nothing applied (a forged or foreign event)
+        raise
 
 
 def apply_event(*, data: dict[str, Any], remote: dict[str, Any]) -> None:
@@ -414,5 +421,5 @@ def withdrawals_reconcile(*, limit: int = 500) -> int:
 # --- Reads ---------------------------------------------------------------------------------------
 
 
-def withdrawals_for(worker: AbstractBaseUser, *, limit: int = 50) -> list[Withdrawal]:
+def withdrawals_for(worker: Any, *, limit: int = 50) -> list[Withdrawal]:
     return list(Withdrawal.objects.filter(worker=worker).order_by("-id")[:limit])

@@ -29,7 +29,7 @@ from payouts.models import (
     StripeEvent,
 )
 from payouts.stripe_sim.testing import API_KEY, WEBHOOK_SECRET
-from tests.fixtures.users import RequesterFactory, UserFactory
+from tests.fixtures.users import RequesterFactory, UserFactory, WorkerFactory
 
 WEBHOOK = "/payouts/stripe/webhook/"
 CONNECT_WEBHOOK = "/payouts/stripe/connect-webhook/"
@@ -434,6 +434,9 @@ def _payouts_get_urls(deposit: Deposit, account_id: int) -> dict[str, str]:
         "money_overview": reverse("payouts:money_overview"),
         "staff_sync_events": reverse("payouts:staff_sync_events"),
         "staff_account": reverse("payouts:staff_account", args=[account_id]) + "?format=csv",
+        "withdraw": reverse("payouts:withdraw"),
+        "payout_connect": reverse("payouts:payout_connect"),
+        "payout_refresh": reverse("payouts:payout_refresh"),
     }
     assert {p.name for p in urlpatterns} == set(filled)
     extra = {
@@ -453,7 +456,7 @@ def _state() -> dict:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("who", ["requester", "new_requester", "staff"])
+@pytest.mark.parametrize("who", ["requester", "new_requester", "staff", "worker"])
 def test_no_get_of_a_payouts_page_changes_anything(client, sim, who):
     requester = RequesterFactory()
     deposit = _start(requester, 1000)  # pending, with an open session at Stripe
@@ -462,6 +465,7 @@ def test_no_get_of_a_payouts_page_changes_anything(client, sim, who):
         "requester": requester,
         "new_requester": RequesterFactory(),  # no ledger account yet: reads must not create one
         "staff": UserFactory(is_staff=True, is_superuser=True),
+        "worker": WorkerFactory(),  # the withdraw page: no account, no Stripe call on GET
     }[who]
     if who == "staff":
         from allauth.mfa.models import Authenticator

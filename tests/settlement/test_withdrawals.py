@@ -8,7 +8,7 @@ import stripe
 from django.core import mail
 
 from core.errors import ApplicationError
-from payouts import funding, ledger, withdrawals
+from payouts import audit, funding, ledger, withdrawals
 from payouts.models import LedgerTransaction, Withdrawal
 from tests.fixtures.users import RequesterFactory, WorkerFactory
 
@@ -52,6 +52,10 @@ def _transfers(sim, account_id: str) -> list:
     return client.v1.transfers.list(params={"destination": account_id, "limit": 100}).data
 
 
+def _in_flight_ok() -> bool:
+    return audit.run().by_check["withdrawal_in_flight_vs_withdrawals"] == 0
+
+
 def _balances(worker) -> tuple[int, int]:
     return (
         ledger.worker_account(worker).balance_cents,
@@ -85,6 +89,7 @@ def test_withdrawal_paid_moves_money_once_and_emails(sim, django_capture_on_comm
     assert len(_transfers(sim, acct)) == 1
     assert _balances(worker) == (400, 0)
     assert LedgerTransaction.objects.filter(idempotency_key=f"withdrawal-paid-{w.pk}").count() == 1
+    assert _in_flight_ok()
     assert ledger.ledger_violations() == []
 
 
@@ -165,3 +170,4 @@ def test_bad_withdrawals_are_clear_errors_that_move_nothing(sim):
     assert exc.value.code == "withdrawal_in_flight"
     assert _balances(worker) == (400, 100)
     assert Withdrawal.objects.count() == 1
+    assert _in_flight_ok()
