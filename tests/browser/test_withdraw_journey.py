@@ -24,7 +24,7 @@ def test_worker_connects_and_withdraws(page: Page, live_server, settings, stripe
     page.goto(live_server.url + "/accounts/login/")
     page.locator("#id_login").fill("earner@example.com")
     page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("main").get_by_role("button", name="Log in", exact=True).click()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Withdraw").click()
     expect(page.locator("#balance")).to_have_text("$12.50")
     page.get_by_role("button", name="Connect with Stripe").click()
