@@ -109,7 +109,7 @@ def seed_worker_history(
     *, workers: Iterable[User], requesters: Iterable[User], now: datetime | None = None
 ) -> int:
     """Past work for each worker without any: a few tasks on most of the last
-    ``DAYS`` days, each submitted 25–85 s after it was claimed; work older than three
+    ``DAYS`` days, each submitted 18–42 s after it was claimed (a 30 s estimate); work older than three
     days is reviewed (about one in twelve rejected). Returns the assignments made."""
     now = now or timezone.now()
     projects = [p for p in (_past_work_project(r) for r in requesters if r.is_requester) if p]
@@ -126,7 +126,7 @@ def seed_worker_history(
                 if project.owner_id == worker.pk:
                     continue
                 accepted = now - timedelta(days=day, hours=2 + w, minutes=7 * k)
-                seconds = 25 + ((w * 7 + day * 5 + k * 11) % 60)
+                seconds = 18 + ((w * 7 + day * 5 + k * 11) % 25)
                 try:
                     a = services.assignment_claim(worker=worker, project=project, now=accepted)
                 except ApplicationError:

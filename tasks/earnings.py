@@ -3,7 +3,8 @@ well-being limits and the earnings history export.
 
 Words used on the pages: *earned* is the reward of work handed in and not rejected
 (submitted or approved); *pending* is submitted work not reviewed yet; *lifetime* is
-approved work; *available* is the worker's ledger balance (what can be withdrawn).
+approved work plus bonuses; *available* is the worker's ledger balance (what can be
+withdrawn).
 Work time is ``submitted_at - accepted_at``. Every figure here is a fixed number of
 aggregate queries, however long the worker's history.
 """
@@ -24,7 +25,7 @@ from marketplace.models import User
 from marketplace.taskpage import requester_label
 from payouts import fees
 from payouts.models import LedgerAccount
-from tasks.models import Assignment, AssignmentStatus, WorkerPreferences
+from tasks.models import Assignment, AssignmentStatus, Bonus, WorkerPreferences
 
 EARNED = (AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED)
 HANDED_IN = (AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED, AssignmentStatus.REJECTED)
@@ -77,6 +78,7 @@ class Summary:
     available_cents: int
     pending_cents: int
     lifetime_cents: int
+    bonus_cents: int
     today_cents: int
     week_cents: int
     earned_cents: int
@@ -117,7 +119,7 @@ def available_cents(user: User) -> int:
 
 
 def summary(*, user: User, now: datetime | None = None) -> Summary:
-    """The dashboard's figures in five queries (balance, totals, days, by requester,
+    """The dashboard's figures in six queries (balance, totals, bonuses, days, by requester,
     by project)."""
     now = now or timezone.now()
     today = _day_start(now)
@@ -170,10 +172,14 @@ def summary(*, user: User, now: datetime | None = None) -> Summary:
     by_project = grouped(
         "batch__project_id,batch__project__title", lambda r: r["batch__project__title"]
     )
+    bonus_cents = Bonus.objects.filter(worker_id=user.pk).aggregate(
+        total=Coalesce(Sum("amount_cents"), 0)
+    )["total"]
     return Summary(
         available_cents=available_cents(user),
         pending_cents=int(totals["pending"]),
-        lifetime_cents=int(totals["lifetime"]),
+        lifetime_cents=int(totals["lifetime"]) + int(bonus_cents),
+        bonus_cents=int(bonus_cents),
         today_cents=int(totals["today"]),
         week_cents=int(totals["week"]),
         earned_cents=int(totals["earned"]),

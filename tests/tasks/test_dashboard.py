@@ -58,6 +58,22 @@ def test_summary_figures_to_the_cent(history):
     assert s.cash_in_hand_seconds is None
 
 
+def test_lifetime_counts_bonuses_as_available_does(history):
+    from payouts import ledger
+    from tasks import review
+
+    approved = history.assignments.filter(status="approved").select_related("batch").first()
+    owner = approved.batch.owner
+    ledger.deposit(key="deposit-bonus-test", user=owner, amount_cents=1_000)
+    review.assignment_bonus(
+        requester=owner, assignment_id=approved.pk, amount_cents=25, reason="Careful work"
+    )
+    s = earnings.summary(user=history)
+    # 60¢ approved + 25¢ bonus; available: 30¢ settled + 25¢ bonus.
+    assert (s.lifetime_cents, s.bonus_cents, s.available_cents) == (85, 25, 55)
+    assert s.lifetime_cents >= s.available_cents
+
+
 def test_dashboard_page_and_its_svg_chart(wclient, history):
     response = wclient.get(reverse("work:dashboard"))
     html = response.content.decode()
