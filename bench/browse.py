@@ -157,7 +157,12 @@ def main() -> None:
 
     import upload as upload_bench
 
-    url = upload_bench.create_bench_db(upload_bench.base_url(), "_browse")
+    urls = upload_bench.create_bench_db(upload_bench.base_urls(), "_browse")
+    url = urls["DATABASE_URL"]
+    # Created (and dropped) by the owner role when the roles are split.
+    creator = urls.get("DATABASE_OWNER_URL", url)
+    if "DATABASE_OWNER_URL" in urls:
+        os.environ["DATABASE_OWNER_URL"] = urls["DATABASE_OWNER_URL"]
     setup_django(url)
     from django.db import connection
     from django.test import Client
@@ -222,7 +227,7 @@ def main() -> None:
     finally:
         connection.close()
         if not args.keep_db:
-            upload_bench.admin(url, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            upload_bench.admin(creator, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
     print(json.dumps(result))
 
 

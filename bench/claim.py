@@ -315,7 +315,12 @@ def main() -> None:
 
     import upload as upload_bench  # bench/upload.py: database helpers
 
-    url = upload_bench.create_bench_db(upload_bench.base_url(), "_claim")
+    urls = upload_bench.create_bench_db(upload_bench.base_urls(), "_claim")
+    url = urls["DATABASE_URL"]
+    # Created (and dropped) by the owner role when the roles are split.
+    creator = urls.get("DATABASE_OWNER_URL", url)
+    if "DATABASE_OWNER_URL" in urls:
+        os.environ["DATABASE_OWNER_URL"] = urls["DATABASE_OWNER_URL"]
     setup_django(url)
     from django.db import connection
 
@@ -363,7 +368,7 @@ def main() -> None:
             server.wait(timeout=30)
         connection.close()
         if not args.keep_db:
-            upload_bench.admin(url, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            upload_bench.admin(creator, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
     per_s = real["completed"] / real["elapsed"]
     floor_per_s = floor["completed"] / floor["elapsed"]

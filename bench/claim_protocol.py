@@ -184,7 +184,12 @@ def main() -> None:
 
     import upload as upload_bench  # bench/upload.py: database helpers
 
-    url = upload_bench.create_bench_db(upload_bench.base_url(), "_proto")
+    urls = upload_bench.create_bench_db(upload_bench.base_urls(), "_proto")
+    url = urls["DATABASE_URL"]
+    # Created (and dropped) by the owner role when the roles are split.
+    creator = urls.get("DATABASE_OWNER_URL", url)
+    if "DATABASE_OWNER_URL" in urls:
+        os.environ["DATABASE_OWNER_URL"] = urls["DATABASE_OWNER_URL"]
     setup_django(url)
     from django.db import connection
 
@@ -215,7 +220,7 @@ def main() -> None:
     finally:
         connection.close()
         if not args.keep_db:
-            upload_bench.admin(url, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            upload_bench.admin(creator, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
     summary: dict[str, object] = {}
     for k in sorted({r["clients"] for r in rows}):
         for protocol in ("share", "counters"):

@@ -317,7 +317,12 @@ def main() -> None:
 
     import upload as upload_bench
 
-    url = upload_bench.create_bench_db(upload_bench.base_url(), "_pages")
+    urls = upload_bench.create_bench_db(upload_bench.base_urls(), "_pages")
+    url = urls["DATABASE_URL"]
+    # Created (and dropped) by the owner role when the roles are split.
+    creator = urls.get("DATABASE_OWNER_URL", url)
+    if "DATABASE_OWNER_URL" in urls:
+        os.environ["DATABASE_OWNER_URL"] = urls["DATABASE_OWNER_URL"]
     setup_django(url)
     from django.db import connection
 
@@ -360,7 +365,7 @@ def main() -> None:
     finally:
         connection.close()
         if not args.keep_db:
-            upload_bench.admin(url, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            upload_bench.admin(creator, "DROP DATABASE IF EXISTS {db} WITH (FORCE)")
     for name in big_pages:
         if name.startswith("_"):
             continue
