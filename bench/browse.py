@@ -157,12 +157,7 @@ def main() -> None:
 
     import upload as upload_bench
 
-    urls = upload_bench.create_bench_db(upload_bench.base_urls(), "_browse")
-    url = urls["DATABASE_URL"]
-    # Created (and dropped) by the owner role when the roles are split.
-    creator = urls.get("DATABASE_OWNER_URL", url)
-    if "DATABASE_OWNER_URL" in urls:
-        os.environ["DATABASE_OWNER_URL"] = urls["DATABASE_OWNER_URL"]
+    url, creator = upload_bench.open_bench_db("_browse")
     setup_django(url)
     from django.db import connection
     from django.test import Client

@@ -168,6 +168,16 @@ def create_bench_db(urls: dict[str, str], suffix: str) -> dict[str, str]:
     return bench
 
 
+def open_bench_db(suffix: str) -> tuple[str, str]:
+    """Create and migrate the bench database ``<name><suffix>`` (``create_bench_db``)
+    and point this process's DATABASE_OWNER_URL at it when the roles are split. Returns
+    (the runtime role's URL, the URL to drop it with: the owner's when there is one)."""
+    urls = create_bench_db(base_urls(), suffix)
+    if "DATABASE_OWNER_URL" in urls:
+        os.environ["DATABASE_OWNER_URL"] = urls["DATABASE_OWNER_URL"]
+    return urls["DATABASE_URL"], urls.get("DATABASE_OWNER_URL", urls["DATABASE_URL"])
+
+
 # --- Child: processes and the HTTP client ----------------------------------------------
 
 
