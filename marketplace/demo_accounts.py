@@ -8,6 +8,9 @@ from django.conf import settings
 from marketplace.models import Role, User
 
 DEMO_FUNDING_CENTS = 50_000  # $500.00 per demo requester, paid through Checkout
+# The demo worker who connects a payout account and withdraws (seed_demo).
+DEMO_WITHDRAWING_WORKER = "worker1@example.com"
+DEMO_WITHDRAWAL_CENTS = 100  # $1.00, the default minimum
 DEMO_PASSWORD = "fairtask-demo"  # noqa: S105 - printed for the demo on purpose; never used outside seed_demo
 
 DEMO_USERS: list[dict] = [

@@ -14,8 +14,9 @@ import urllib.request
 
 from django.conf import settings
 
-from payouts import funding
-from payouts.models import Deposit
+from core.errors import ApplicationError
+from payouts import funding, withdrawals
+from payouts.models import Deposit, Withdrawal
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -65,3 +66,33 @@ def fund_demo_requester(*, user, amount_cents: int, site_url: str) -> Deposit | 
     funding.sync_events()
     deposit.refresh_from_db()
     return deposit
+
+
+def demo_withdrawal(*, worker, amount_cents: int, site_url: str) -> Withdrawal | None:
+    """Connect ``worker``'s payout account and withdraw ``amount_cents`` once, through the
+    real path: the account link the Withdraw page opens, finished on the simulator's
+    hosted onboarding page (the form a person would submit), then a withdrawal request;
+    the transfer job pays it (after Stripe's pending card funds become available).
+    Idempotent: a worker who has a withdrawal is left alone. Only against the simulator;
+    None when the worker cannot withdraw (not enough money, onboarding not finished)."""
+    if not settings.STRIPE_SIMULATED:
+        return None
+    existing = Withdrawal.objects.filter(worker=worker).order_by("pk").first()
+    if existing is not None:
+        return existing
+    back = site_url.rstrip("/") + "/payouts/withdraw/"
+    link = withdrawals.payout_account_link(worker=worker, return_url=back, refresh_url=back)
+    form = urllib.parse.urlencode({"action": "complete"}).encode()
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        # The URL is the onboarding page the simulator itself returned (http on loopback).
+        request = urllib.request.Request(link, data=form, method="POST")  # noqa: S310
+        opener.open(request, timeout=10)
+    except urllib.error.HTTPError as exc:
+        if exc.code not in (302, 303):
+            raise
+    withdrawals.payout_account_refresh(worker=worker)
+    try:
+        return withdrawals.withdrawal_request(worker=worker, amount_cents=amount_cents)
+    except ApplicationError:
+        return None

@@ -106,6 +106,16 @@ def test_seed_demo_twice_gives_the_same_data(simulated_stripe):
     assert not Assignment.objects.filter(status="approved", settled_at__isnull=True).exists()
     assert review_demo.get(status="rejected").reject_note
     assert Bonus.objects.count() == 1
+    # Withdrawn money: worker1 connected a payout account on the simulator's onboarding
+    # page and withdrew $1.00 out of their balance (the transfer job pays it).
+    from payouts.models import PayoutAccount, Withdrawal
+
+    withdrawal = Withdrawal.objects.get()
+    assert (withdrawal.worker.email, withdrawal.amount_cents) == ("worker1@example.com", 100)
+    assert PayoutAccount.objects.get(worker=withdrawal.worker).payouts_enabled
+    from payouts.withdrawals import withdrawal_in_flight_account
+
+    assert ledger.balance_cents(withdrawal_in_flight_account(withdrawal.worker)) == 100
     call_command("ledger_check")
 
     # The demo workers have two weeks of history, made through the services.

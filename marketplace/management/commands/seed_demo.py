@@ -21,6 +21,8 @@ from marketplace.demo_accounts import (
     DEMO_FUNDING_CENTS,
     DEMO_PASSWORD,
     DEMO_USERS,
+    DEMO_WITHDRAWAL_CENTS,
+    DEMO_WITHDRAWING_WORKER,
     DemoRefused,
     ensure_demo_user,
     refuse_outside_development,
@@ -91,6 +93,17 @@ class Command(BaseCommand):
             # Review demo (approved, rejected, bonused work): tasks' command, called by name
             # because marketplace never imports tasks.
             call_command("seed_review_demo", quiet=quiet, stdout=self.stdout)
+        if settings.STRIPE_SIMULATED and payouts_demo.wait_for_stripe(stripe_timeout):
+            # Withdrawn money: worker1 connects a payout account and withdraws $1.00.
+            worker = users.get(DEMO_WITHDRAWING_WORKER)
+            withdrawal = worker and payouts_demo.demo_withdrawal(
+                worker=worker, amount_cents=DEMO_WITHDRAWAL_CENTS, site_url=settings.SITE_URL
+            )
+            self._say(
+                quiet,
+                f"seed_demo: {DEMO_WITHDRAWING_WORKER} withdrawal: "
+                f"{withdrawal.status if withdrawal else '-'}",
+            )
         self._say(quiet, f"demo password for every account: {DEMO_PASSWORD}")
 
     def _say(self, quiet: bool, line: str) -> None:
