@@ -45,6 +45,20 @@ def wait_for_stripe(timeout: float = 30.0) -> bool:
             time.sleep(0.25)
 
 
+def _submit_hosted_page(url: str, fields: dict[str, str]) -> None:
+    """Submit a form on one of the simulator's hosted pages (Checkout, Connect
+    onboarding) as the person would; its redirect back to our site is not followed."""
+    form = urllib.parse.urlencode(fields).encode()
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        # The URL is a page the simulator itself returned (http on loopback).
+        request = urllib.request.Request(url, data=form, method="POST")  # noqa: S310
+        opener.open(request, timeout=10)
+    except urllib.error.HTTPError as exc:
+        if exc.code not in (302, 303):
+            raise
+
+
 def fund_demo_requester(*, user, amount_cents: int, site_url: str) -> Deposit | None:
     """Top up ``user`` once (idempotent: a requester with a completed deposit is left
     alone). Only against the simulator: with real Stripe keys nobody can pay here."""
@@ -54,15 +68,7 @@ def fund_demo_requester(*, user, amount_cents: int, site_url: str) -> Deposit | 
     if done is not None:
         return done
     deposit = funding.deposit_start(user=user, amount_cents=amount_cents, site_url=site_url)
-    form = urllib.parse.urlencode({"email": user.email}).encode()
-    opener = urllib.request.build_opener(_NoRedirect)
-    try:
-        # The URL is the Checkout page the simulator itself returned (http on loopback).
-        request = urllib.request.Request(deposit.checkout_url, data=form, method="POST")  # noqa: S310
-        opener.open(request, timeout=10)
-    except urllib.error.HTTPError as exc:
-        if exc.code not in (302, 303):
-            raise
+    _submit_hosted_page(deposit.checkout_url, {"email": user.email})
     funding.sync_events()
     deposit.refresh_from_db()
     return deposit
@@ -82,15 +88,7 @@ def demo_withdrawal(*, worker, amount_cents: int, site_url: str) -> Withdrawal |
         return existing
     back = site_url.rstrip("/") + "/payouts/withdraw/"
     link = withdrawals.payout_account_link(worker=worker, return_url=back, refresh_url=back)
-    form = urllib.parse.urlencode({"action": "complete"}).encode()
-    opener = urllib.request.build_opener(_NoRedirect)
-    try:
-        # The URL is the onboarding page the simulator itself returned (http on loopback).
-        request = urllib.request.Request(link, data=form, method="POST")  # noqa: S310
-        opener.open(request, timeout=10)
-    except urllib.error.HTTPError as exc:
-        if exc.code not in (302, 303):
-            raise
+    _submit_hosted_page(link, {"action": "complete"})
     withdrawals.payout_account_refresh(worker=worker)
     try:
         return withdrawals.withdrawal_request(worker=worker, amount_cents=amount_cents)

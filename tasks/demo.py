@@ -6,9 +6,8 @@ Everything goes through the services a real worker's work goes through: the
 requester publishes a "past work" batch (``project_create``, ``batch_upload``,
 ``batch_publish``, paid from the requester's funded balance), each worker claims
 (``assignment_claim``) and submits (``assignment_submit``) with times set in the past,
-and older work is approved or rejected through ``transition`` (the review pages are
-another issue's; this is the move they will make). Approved work records its payable
-and is settled at the end, so "available" shows real money.
+and older work is approved or rejected through the review service (``tasks.review``);
+approved work is settled at the end, so "available" shows real money.
 
 ``seed_review_demo`` (through ``manage.py seed_review_demo``, which the marketplace's
 command calls by name: marketplace never imports tasks) adds review data on the first
@@ -27,7 +26,6 @@ import io
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -36,7 +34,7 @@ from marketplace import services as requester_services
 from marketplace.models import Batch, BatchStatus, Project, User
 from payouts import settlement
 from tasks import review, services
-from tasks.models import Assignment, AssignmentStatus
+from tasks.models import Assignment, AssignmentStatus, RejectReason
 
 PAST_WORK_TITLE = "Demo: past work, sort customer messages"
 PAST_WORK_ROWS = 90
@@ -88,21 +86,18 @@ def _past_work_project(requester: User) -> Project | None:
 
 
 def _review(assignment: Assignment, *, to: str, actor: User, now: datetime) -> None:
-    with transaction.atomic():
-        locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
-        reason = "Demo: the label does not match the message." if to == "rejected" else ""
-        services.transition(assignment=locked, to=to, actor=actor, reason=reason, now=now)
-        if to == "approved":
-            # What the review service records with an approval: the money owed, which
-            # settlement then pays out of escrow.
-            settlement.payable_record(
-                assignment_id=locked.pk,
-                batch_id=locked.batch_id,
-                requester=actor,
-                worker=locked.worker,
-                reward_cents=locked.reward_cents,
-                fee_cents=locked.fee_cents,
-            )
+    """The requester's decision, through the review service a real one goes through
+    (event, counters, the payable settlement pays, the worker's email)."""
+    if to == AssignmentStatus.APPROVED:
+        review.assignments_approve(requester=actor, assignment_ids=[assignment.pk], now=now)
+    else:
+        review.assignments_reject(
+            requester=actor,
+            assignment_ids=[assignment.pk],
+            reason=RejectReason.WRONG,
+            note="Demo: the label does not match the message.",
+            now=now,
+        )
 
 
 def seed_worker_history(
