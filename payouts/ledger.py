@@ -562,6 +562,12 @@ def requester_balance_cents(user: AbstractBaseUser) -> int:
     return _balance_or_zero(kind=Kind.REQUESTER_AVAILABLE, owner_id=_saved_user(user).pk)
 
 
+def worker_balance_cents(user: AbstractBaseUser) -> int:
+    """The worker's available (withdrawable) balance; 0 for one who has no account yet.
+    A read: it creates nothing (unlike ``worker_account``, which is for postings)."""
+    return _balance_or_zero(kind=Kind.WORKER_AVAILABLE, owner_id=_saved_user(user).pk)
+
+
 def batch_escrow_balance_cents(batch_id: int) -> int:
     """The escrow balance of one batch; 0 before anything was held. Creates nothing."""
     return _balance_or_zero(

@@ -101,19 +101,13 @@ def add_funds(request: AuthenticatedHttpRequest) -> HttpResponse:
         "payouts/add_funds.html",
         {
             "form": form,
-            "balance_cents": _requester_balance(request.user),
+            "balance_cents": ledger.requester_balance_cents(request.user),
             "terms": terms,
             "next_path": next_path,
             "suggested": suggested,
             "recent": Deposit.objects.filter(user=request.user).order_by("-created_at")[:5],
         },
     )
-
-
-def _requester_balance(user) -> int:
-    # A read: never creates the account (no GET may write).
-    account = ledger.find_account(kind=LedgerAccount.Kind.REQUESTER_AVAILABLE, owner=user)
-    return account.balance_cents if account is not None else 0
 
 
 @login_required
@@ -134,7 +128,7 @@ def funds_return(request: AuthenticatedHttpRequest) -> HttpResponse:
             "payouts/funds_return.html",
             {
                 "deposit": deposit,
-                "balance_cents": _requester_balance(request.user),
+                "balance_cents": ledger.requester_balance_cents(request.user),
                 "came_back_cancelled": True,
             },
         )
@@ -149,7 +143,7 @@ def funds_return(request: AuthenticatedHttpRequest) -> HttpResponse:
         messages.success(
             request,
             f"{format_cents(deposit.credited_cents or 0)} added to your balance; "
-            f"balance now {format_cents(_requester_balance(request.user))}.",
+            f"balance now {format_cents(ledger.requester_balance_cents(request.user))}.",
         )
         if request.htmx:
             response = HttpResponse(status=204)
@@ -162,7 +156,7 @@ def funds_return(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request,
         template,
-        {"deposit": deposit, "balance_cents": _requester_balance(request.user)},
+        {"deposit": deposit, "balance_cents": ledger.requester_balance_cents(request.user)},
     )
 
 
@@ -362,13 +356,12 @@ def withdraw(request: AuthenticatedHttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Withdrawal of {format_cents(w.amount_cents)} requested.")
             return redirect("payouts:withdraw")
-    account = ledger.find_account(kind=LedgerAccount.Kind.WORKER_AVAILABLE, owner=request.user)
     return render(
         request,
         "payouts/withdraw.html",
         {
             "form": form,
-            "balance_cents": account.balance_cents if account else 0,
+            "balance_cents": ledger.worker_balance_cents(request.user),
             "minimum_cents": fees.platform_settings().withdrawal_minimum_cents,
             "payout_account": PayoutAccount.objects.filter(worker=request.user).first(),
             "withdrawals": withdrawals.withdrawals_for(request.user),

@@ -23,8 +23,7 @@ from django.utils import timezone
 from core.money import cents_to_decimal_text, format_cents
 from marketplace.models import User
 from marketplace.taskpage import requester_label
-from payouts import fees
-from payouts.models import LedgerAccount
+from payouts import fees, ledger
 from tasks.models import Assignment, AssignmentStatus, Bonus, WorkerPreferences
 
 EARNED = (AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED)
@@ -110,12 +109,7 @@ def _day_start(now: datetime) -> datetime:
 
 def available_cents(user: User) -> int:
     """The worker's withdrawable balance, read without creating the account."""
-    value = (
-        LedgerAccount.objects.filter(kind=LedgerAccount.Kind.WORKER_AVAILABLE, owner_id=user.pk)
-        .values_list("balance_cents", flat=True)
-        .first()
-    )
-    return int(value or 0)
+    return ledger.worker_balance_cents(user)
 
 
 def summary(*, user: User, now: datetime | None = None) -> Summary:
