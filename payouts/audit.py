@@ -452,7 +452,8 @@ def _register_ledger_checks() -> None:
     )
 
 
-# Every trigger the ledger relies on (migrations 0003 and 0005), all ENABLE ALWAYS.
+# Every trigger the ledger relies on (migrations 0003, 0005, 0006, 0009 and 0010), all
+# ENABLE ALWAYS.
 LEDGER_TRIGGERS: tuple[tuple[str, str], ...] = (
     ("payouts_ledgeraccount", "ledger_account_guard"),
     ("payouts_ledgeraccount", "ledger_account_no_truncate"),
@@ -463,6 +464,7 @@ LEDGER_TRIGGERS: tuple[tuple[str, str], ...] = (
     ("payouts_ledgerentry", "ledger_entry_append_only"),
     ("payouts_ledgerentry", "ledger_entry_balanced"),
     ("payouts_ledgerentry", "ledger_entry_apply"),
+    ("payouts_ledgerentry", "ledger_entry_apply_balances"),
     ("payouts_ledgerentry", "ledger_entry_sealed"),
     ("payouts_ledgerentry", "ledger_entry_no_truncate"),
 )

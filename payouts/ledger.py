@@ -7,8 +7,11 @@ from it. ``docs/money.md`` lists every account kind and every flow as its entrie
 Concurrency. ``post()`` locks the accounts it touches with ``SELECT ... FOR UPDATE`` in
 primary-key order (every caller takes them in the same order, so two posts cannot
 deadlock each other), re-reads their balances under the lock, refuses an overdraft,
-then inserts the transaction and its entries; a database trigger adds each entry to its
-account's ``balance_cents`` (migration ``0003_ledger_db_guarantees``). Callers that run
+then inserts the transaction and its entries; database triggers stamp each entry's
+``balance_after_cents`` and add each INSERT's entries to their accounts'
+``balance_cents`` once per statement (migration ``0010_balance_once_per_statement``).
+Entries must be inserted under their accounts' locks (the trigger refuses an entry
+numbered before one posted while it waited). Callers that run
 several posts inside one outer ``transaction.atomic`` hold all those locks until their
 commit: keep such transactions short, and post in a consistent order.
 

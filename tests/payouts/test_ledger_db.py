@@ -303,3 +303,159 @@ def test_service_writes_pass_the_deferred_checks(posted, requester, worker):
     ledger.hold(key="hold-batch-1", user=requester, batch_id=1, amount_cents=10)
     ledger.settle(key="settle-1", batch_id=1, worker=worker, reward_cents=8, fee_cents=2)
     run_deferred_checks()
+
+
+# --- Balances applied once per statement (migration 0010) ---------------------------------
+
+
+def test_one_statement_of_many_entries_on_one_account_keeps_the_running_balance(
+    posted, requester, worker
+):
+    """A set-based posting (as settlement writes): 40 transfers requester → worker in one
+    INSERT of entries. Every entry's balance after is the running sum in id order and each
+    account row is updated once for the statement, not once per entry."""
+    req, wrk = ledger.requester_account(requester), ledger.worker_account(worker)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO payouts_ledgertransaction (idempotency_key, kind, memo, external_ref, created_at)"
+            " SELECT 'raw-' || g, 'transfer', '', '', now() FROM generate_series(1, 40) g"
+            " ORDER BY g RETURNING id"
+        )
+        txns = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'payouts_ledgeraccount'"
+        )
+        updates_before = cursor.fetchone()[0]
+        cursor.execute(
+            "INSERT INTO payouts_ledgerentry (transaction_id, account_id, amount_cents, created_at)"
+            " SELECT t, a, m, now() FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) u(t, a, m)",
+            [
+                [t for t in txns for _ in (0, 1)],
+                [a for _ in txns for a in (req.pk, wrk.pk)],
+                [m for i, _ in enumerate(txns, 1) for m in (-i, i)],
+            ],
+        )
+        cursor.execute(
+            "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'payouts_ledgeraccount'"
+        )
+        # Two accounts, one statement: two row updates (n_tup_upd counts HOT updates too).
+        assert cursor.fetchone()[0] - updates_before == 2
+    total = sum(range(1, 41))
+    assert (ledger.balance_cents(req), ledger.balance_cents(wrk)) == (1000 - total, total)
+    rows = list(
+        LedgerEntry.objects.filter(account=wrk).order_by("id").values_list("balance_after_cents")
+    )
+    running = [sum(range(1, i + 1)) for i in range(1, 41)]
+    assert [r[0] for r in rows] == running
+    assert ledger.ledger_violations() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_entries_that_disagree_with_the_balance_are_refused(requester):
+    """The statement trigger compares each account's new balance with its newest entry's
+    balance after. With the row trigger that computes it disabled (only the owner can),
+    a made-up balance after is refused at that INSERT."""
+    ledger.deposit(key="deposit-cs_1", user=requester, amount_cents=1000)
+    req, clearing = ledger.requester_account(requester), ledger.stripe_clearing_account()
+    with pytest.raises(psycopg.errors.IntegrityError, match="disagrees with its newest entry"):
+        with owner_connection() as conn:
+            conn.execute("ALTER TABLE payouts_ledgerentry DISABLE TRIGGER ledger_entry_apply")
+            txn = conn.execute(
+                "INSERT INTO payouts_ledgertransaction (idempotency_key, kind, memo, external_ref, created_at)"
+                " VALUES ('raw-forged', 'transfer', '', '', now()) RETURNING id"
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO payouts_ledgerentry (transaction_id, account_id, amount_cents,"
+                " balance_after_cents, created_at) VALUES (%s, %s, 5, 999999, now()),"
+                " (%s, %s, -5, -1005, now())",
+                [txn, req.pk, txn, clearing.pk],
+            )
+    assert ledger.balance_cents(req) == 1000
+    assert ledger.ledger_violations() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_raw_posts_that_take_no_lock_are_ordered_or_refused(requester, worker):
+    """Eight threads insert entries on the same two accounts without locking them first
+    (``ledger.post`` and settlement do). The row trigger's lock orders them; an entry
+    whose id was drawn before another was posted is refused as a serialization failure.
+    Whatever commits chains: each stored balance after is the running sum in id order."""
+    import threading
+
+    from django.db import OperationalError, connections
+
+    ledger.deposit(key="deposit-cs_1", user=requester, amount_cents=10_000)
+    req, wrk = ledger.requester_account(requester), ledger.worker_account(worker)
+    start = threading.Barrier(8)
+    unexpected: list[BaseException] = []
+    committed: list[int] = []
+
+    def post(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(10):
+                try:
+                    with transaction.atomic(), connection.cursor() as cursor:
+                        txn = insert_txn(cursor, f"raw-{n}-{i}")
+                        insert_entry(cursor, txn, req, -1)
+                        insert_entry(cursor, txn, wrk, 1)
+                    committed.append(1)
+                except OperationalError as exc:
+                    if not isinstance(exc.__cause__, psycopg.errors.SerializationFailure):
+                        raise
+        except BaseException as exc:  # reported below
+            unexpected.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert unexpected == []
+    n = len(committed)
+    assert n >= 10  # at least one thread's posts never wait behind a later-numbered one
+    assert (ledger.balance_cents(req), ledger.balance_cents(wrk)) == (10_000 - n, n)
+    afters = list(
+        LedgerEntry.objects.filter(account=wrk).order_by("id").values_list("balance_after_cents")
+    )
+    assert [a[0] for a in afters] == list(range(1, n + 1))
+    assert ledger.ledger_violations() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_posts_that_lock_first_all_commit_in_order(requester, worker):
+    """The same eight threads through ``ledger.transfer`` (accounts locked before the
+    insert): none is refused and every balance after chains."""
+    import threading
+
+    from django.db import connections
+
+    ledger.deposit(key="deposit-cs_1", user=requester, amount_cents=10_000)
+    req, wrk = ledger.requester_account(requester), ledger.worker_account(worker)
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def post(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(10):
+                ledger.post(key=f"locked-{n}-{i}", kind="transfer", lines=[(req, -1), (wrk, 1)])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert (ledger.balance_cents(req), ledger.balance_cents(wrk)) == (10_000 - 80, 80)
+    afters = list(
+        LedgerEntry.objects.filter(account=wrk).order_by("id").values_list("balance_after_cents")
+    )
+    assert [a[0] for a in afters] == list(range(1, 81))
+    assert ledger.ledger_violations() == []
