@@ -189,10 +189,10 @@ TRANSACTION_SHAPES: dict[str, tuple[str, ...]] = {
         "requester_available-,worker_available+",
         "platform_revenue+,requester_available-,worker_available+",
     ),
-    # Legacy direct shape, then the request (balance → in flight) and the payment (in
-    # flight → Stripe clearing); a failed withdrawal is the request's reversal.
+    # The request (balance → in flight) and the payment (in flight → Stripe clearing); a
+    # failed withdrawal is the request's reversal. Money never goes from a balance
+    # straight to clearing: it would skip the in-flight account the checks below count.
     "withdrawal": (
-        "stripe_clearing+,worker_available-",
         "withdrawal_in_flight+,worker_available-",
         "stripe_clearing+,withdrawal_in_flight-",
     ),
@@ -353,7 +353,8 @@ def _register_ledger_checks() -> None:
         description="each transaction's entries have its kind's shape (deposit: requester +, "
         "clearing − [, stripe fees −]; hold: requester −, escrow +; release: escrow −, "
         "requester +; settle: escrow −, worker + [, revenue +]; bonus: requester −, worker + "
-        "[, revenue +]; withdrawal: worker −, clearing +; reverse: reverses another)",
+        "[, revenue +]; withdrawal: worker −, in flight + then in flight −, clearing +; "
+        "reverse: reverses another)",
         sql=_shape_sql(),
     )
     register(

@@ -201,6 +201,19 @@ def test_too_few_entries_one_entry(book):
     assert f"transaction {one} (raw-one) has 1 entry" in text
 
 
+def test_a_withdrawal_that_skips_the_in_flight_account_is_named(book):
+    """A withdrawal goes balance → in flight (request) → Stripe clearing (paid); one
+    straight from the worker's balance to clearing is not a withdrawal's shape."""
+    ledger.post(
+        key="withdrawal-direct-1",
+        kind="withdrawal",
+        lines=[(book["worker"], -10), (ledger.stripe_clearing_account(), 10)],
+    )
+    names, text = failing_check()
+    assert "transaction_shape" in names
+    assert "withdrawal-direct-1" in text
+
+
 def test_balance_mismatch(book):
     with corrupt_as_owner(disable=(ACCOUNT_GUARD,)) as cursor:
         cursor.execute(
