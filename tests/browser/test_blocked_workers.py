@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import re
+from typing import cast
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from marketplace.models import User
 from tasks.models import WorkerBlock
 from tasks.review_selectors import pseudonym
 from tests.browser.test_requester_journey import assert_every_field_has_a_label, log_in, shot
@@ -19,8 +21,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_block_from_review_then_unblock_with_confirmation(page: Page, site):
-    requester = RequesterFactory(email="rhea@example.com")
-    copier = WorkerFactory(email="copier@example.com")
+    requester = cast(User, RequesterFactory(email="rhea@example.com"))
+    copier = cast(User, WorkerFactory(email="copier@example.com"))
     batch = published(requester, tasks=4)
     a = make_assignment(batch, "submitted", worker=copier, answers={"label": "Other"})
     make_assignment(batch, "submitted", answers={"label": "Question"})

@@ -9,11 +9,13 @@ clean at the end."""
 from __future__ import annotations
 
 import re
+from typing import cast
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from marketplace import services as batch_services
+from marketplace.models import User
 from payouts import audit, funding, ledger
 from payouts.models import Deposit, Payable, Withdrawal
 from tasks.models import Assignment
@@ -24,8 +26,8 @@ from tests.marketplace.conftest import make_project, upload
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery_worker]
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
+PHONE = ViewportSize(width=390, height=844)
+DESKTOP = ViewportSize(width=1280, height=900)
 
 
 @pytest.fixture
@@ -38,7 +40,7 @@ def jobs(request, monkeypatch, settings, stripe_sim):
     return request.getfixturevalue("celery_worker")
 
 
-def _fund_by_card(requester, stripe_sim, amount_cents: int) -> None:
+def _fund_by_card(requester: User, stripe_sim, amount_cents: int) -> None:
     """The requester's top-up through Checkout: the card payment lands on the platform's
     Stripe balance as *pending* funds (Stripe's rule; the simulator's default)."""
     deposit = funding.deposit_start(
@@ -60,8 +62,8 @@ def _both_sizes(page: Page, name: str) -> None:
 
 
 def test_bulk_approval_to_a_paid_withdrawal(page: Page, open_context, site, stripe_sim, jobs):
-    requester = RequesterFactory(email="rosa@example.com")
-    worker = WorkerFactory(email="wanda@example.com")
+    requester = cast(User, RequesterFactory(email="rosa@example.com"))
+    worker = cast(User, WorkerFactory(email="wanda@example.com"))
     _fund_by_card(requester, stripe_sim, 2000)
     assert stripe_sim.pending() > 0 and stripe_sim.available() == 0
     # $1.25 reward + $0.25 fee per assignment; 6 tasks, one assignment each: $9.00.
