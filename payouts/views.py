@@ -27,7 +27,14 @@ from core.http import AuthenticatedHttpRequest
 from core.money import cents_to_decimal_text, format_cents, parse_dollars
 from payouts import audit, fees, funding, ledger, stripe_gateway, withdrawals
 from payouts.forms import AddFundsForm, WithdrawForm
-from payouts.models import Deposit, LedgerAccount, LedgerEntry, PayoutAccount, StripeAlert
+from payouts.models import (
+    Deposit,
+    LedgerAccount,
+    LedgerEntry,
+    PayoutAccount,
+    StripeAlert,
+    Withdrawal,
+)
 
 
 def _requester_or_403(request: AuthenticatedHttpRequest) -> HttpResponse | None:
@@ -356,6 +363,7 @@ def withdraw(request: AuthenticatedHttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Withdrawal of {format_cents(w.amount_cents)} requested.")
             return redirect("payouts:withdraw")
+    past = withdrawals.withdrawals_for(request.user)
     return render(
         request,
         "payouts/withdraw.html",
@@ -364,7 +372,17 @@ def withdraw(request: AuthenticatedHttpRequest) -> HttpResponse:
             "balance_cents": ledger.worker_balance_cents(request.user),
             "minimum_cents": fees.platform_settings().withdrawal_minimum_cents,
             "payout_account": PayoutAccount.objects.filter(worker=request.user).first(),
-            "withdrawals": withdrawals.withdrawals_for(request.user),
+            "withdrawals": past,
+            # One at a time: while one is on its way the page says so instead of
+            # offering a form that could only answer "already have a withdrawal".
+            "in_flight": next(
+                (
+                    w
+                    for w in past
+                    if w.status in (Withdrawal.Status.REQUESTED, Withdrawal.Status.PROCESSING)
+                ),
+                None,
+            ),
         },
         status=400 if request.method == "POST" else 200,
     )

@@ -2,9 +2,10 @@
 well-being limits and the earnings history export.
 
 Words used on the pages: *earned* is the reward of work handed in and not rejected
-(submitted or approved); *pending* is submitted work not reviewed yet; *lifetime* is
-approved work plus bonuses; *available* is the worker's ledger balance (what can be
-withdrawn).
+(submitted or approved); *pending* is money on its way and not yet withdrawable:
+submitted work not reviewed yet plus approved work settlement has not paid yet
+(*being paid*); *lifetime* is approved work plus bonuses; *available* is the worker's
+ledger balance (what can be withdrawn).
 Work time is ``submitted_at - accepted_at``. Every figure here is a fixed number of
 aggregate queries, however long the worker's history.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -85,11 +86,14 @@ class Summary:
     approved: int
     rejected: int
     submitted: int
+    # Approved, not yet settled (in ``pending_cents``): settlement pays it in the background.
+    settling_cents: int = 0
+    settling: int = 0
     daily: list[Day] = field(default_factory=list)
     by_requester: list[RateRow] = field(default_factory=list)
     by_project: list[RateRow] = field(default_factory=list)
-    # Median time from submitting to money being available: needs settlement, which
-    # is not built yet (shown as "—").
+    # Median time from submitting to the money being available (settled), over the
+    # worker's settled approvals; None before the first.
     cash_in_hand_seconds: float | None = None
 
     @property
@@ -100,6 +104,17 @@ class Summary:
     def approval_rate(self) -> float | None:
         decided = self.approved + self.rejected
         return round(100 * self.approved / decided, 1) if decided else None
+
+
+class _Median(Aggregate):
+    """PostgreSQL's ``percentile_cont(0.5)``; on an interval it answers an interval."""
+
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = DurationField()
+
+
+_UNTIL_PAID = ExpressionWrapper(F("settled_at") - F("submitted_at"), output_field=DurationField())
 
 
 def _day_start(now: datetime) -> datetime:
@@ -121,8 +136,14 @@ def summary(*, user: User, now: datetime | None = None) -> Summary:
     chart_from = today - timedelta(days=CHART_DAYS - 1)
     mine = Assignment.objects.filter(worker_id=user.pk)
     earned_q = Q(status__in=EARNED)
+    settling_q = Q(status=AssignmentStatus.APPROVED, settled_at__isnull=True)
     totals = mine.aggregate(
         pending=Coalesce(Sum("reward_cents", filter=Q(status=AssignmentStatus.SUBMITTED)), 0),
+        settling=Coalesce(Sum("reward_cents", filter=settling_q), 0),
+        settling_n=Count("id", filter=settling_q),
+        until_paid=_Median(
+            _UNTIL_PAID, filter=Q(status=AssignmentStatus.APPROVED, settled_at__isnull=False)
+        ),
         lifetime=Coalesce(Sum("reward_cents", filter=Q(status=AssignmentStatus.APPROVED)), 0),
         earned=Coalesce(Sum("reward_cents", filter=earned_q), 0),
         work=Sum(_WORK, filter=earned_q),
@@ -171,7 +192,7 @@ def summary(*, user: User, now: datetime | None = None) -> Summary:
     )["total"]
     return Summary(
         available_cents=available_cents(user),
-        pending_cents=int(totals["pending"]),
+        pending_cents=int(totals["pending"]) + int(totals["settling"]),
         lifetime_cents=int(totals["lifetime"]) + int(bonus_cents),
         bonus_cents=int(bonus_cents),
         today_cents=int(totals["today"]),
@@ -181,6 +202,11 @@ def summary(*, user: User, now: datetime | None = None) -> Summary:
         approved=totals["approved"],
         rejected=totals["rejected"],
         submitted=totals["submitted"],
+        settling_cents=int(totals["settling"]),
+        settling=totals["settling_n"],
+        cash_in_hand_seconds=(
+            totals["until_paid"].total_seconds() if totals["until_paid"] is not None else None
+        ),
         daily=daily,
         by_requester=by_requester,
         by_project=by_project,

@@ -457,9 +457,46 @@ def worker_block(*, requester: User, assignment_id: object, reason: str) -> Work
     return block
 
 
+def _not_blocked() -> ApplicationError:
+    return ApplicationError(
+        "This worker is not blocked (already unblocked?); nothing was changed.",
+        code="not_blocked",
+        status=409,
+    )
+
+
 def worker_unblock(*, requester: User, assignment_id: object) -> None:
+    """Lift the requester's block of the worker of one of their assignments: the worker
+    sees and may claim the requester's projects again. One ``DELETE`` whose row count
+    is checked, so of two unblocks at once exactly one succeeds. Errors: ``not_found``
+    (404: not the requester's assignment), ``not_blocked`` (409: nothing to lift)."""
     assignment = _own_assignment(requester, assignment_id, lock=False)
-    WorkerBlock.objects.filter(requester_id=requester.pk, worker_id=assignment.worker_id).delete()
+    deleted, _ = WorkerBlock.objects.filter(
+        requester_id=requester.pk, worker_id=assignment.worker_id
+    ).delete()
+    if not deleted:
+        raise _not_blocked()
+
+
+def block_lift(*, requester: User, block_id: object) -> None:
+    """Lift one of the requester's blocks by its id (the blocked-workers page and
+    ``DELETE /api/v1/blocks/{id}/``). Another requester's block answers exactly like one
+    that does not exist, and so does a block already lifted: ``not_found`` (404), with
+    a message saying it may have been lifted already; nothing is changed."""
+    try:
+        pk = int(block_id)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        pk = 0
+    deleted = 0
+    if 0 < pk < 2**63:
+        deleted, _ = WorkerBlock.objects.filter(pk=pk, requester_id=requester.pk).delete()
+    if not deleted:
+        raise ApplicationError(
+            "No such block: this worker is not blocked by you (already unblocked?); "
+            "nothing was changed.",
+            code="not_found",
+            status=404,
+        )
 
 
 def is_blocked(*, worker: User, project: Project) -> bool:

@@ -10,7 +10,7 @@ from typing import Any, cast
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers
+from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,8 +21,8 @@ from marketplace.api.pagination import Pagination
 from marketplace.api.views import error_responses
 from marketplace.models import User
 from tasks import exports, review
-from tasks.models import Assignment, RejectReason
-from tasks.review_selectors import ReviewFilters, pseudonym, review_rows
+from tasks.models import Assignment, RejectReason, WorkerBlock
+from tasks.review_selectors import ReviewFilters, blocks_of, pseudonym, review_rows
 from tasks.review_views import export_response
 
 
@@ -181,6 +181,55 @@ class BlockView(APIView):
             reason=data.validated_data["reason"],
         )
         return Response({"blocked": True})
+
+
+class UnblockView(APIView):
+    @extend_schema(
+        summary="Unblock the worker of an assignment",
+        description="409 `not_blocked` when the worker is not blocked (e.g. unblocked twice).",
+        request=None,
+        responses={200: OpenApiTypes.OBJECT, **error_responses(404, 409)},
+    )
+    def post(self, request: Request, assignment_id: int) -> Response:
+        review.worker_unblock(requester=_user(request), assignment_id=assignment_id)
+        return Response({"blocked": False})
+
+
+class WorkerBlockSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    worker = serializers.SerializerMethodField()
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+    def get_worker(self, obj: WorkerBlock) -> str:
+        return pseudonym(requester_id=obj.requester_id, worker_id=obj.worker_id)
+
+
+class BlocksView(generics.ListAPIView):
+    serializer_class = WorkerBlockSerializer
+    pagination_class = Pagination
+
+    def get_queryset(self) -> Any:
+        return blocks_of(_user(self.request).pk)
+
+    @extend_schema(
+        summary="The workers you have blocked, newest first (pseudonymous worker ids)",
+        responses={200: WorkerBlockSerializer(many=True), **error_responses(400, 404)},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class BlockDetailView(APIView):
+    @extend_schema(
+        summary="Lift a block: the worker sees your projects again",
+        description="404 `not_found` for a block that is not yours, or was lifted already.",
+        request=None,
+        responses={204: None, **error_responses(404)},
+    )
+    def delete(self, request: Request, block_id: int) -> Response:
+        review.block_lift(requester=_user(request), block_id=block_id)
+        return Response(status=204)
 
 
 class ResultsView(APIView):

@@ -23,4 +23,7 @@ urlpatterns = [
     path("assignments/<int:assignment_id>/reverse/", api.ReverseView.as_view(), name="reverse"),
     path("assignments/<int:assignment_id>/bonus/", api.BonusView.as_view(), name="bonus"),
     path("assignments/<int:assignment_id>/block/", api.BlockView.as_view(), name="block"),
+    path("assignments/<int:assignment_id>/unblock/", api.UnblockView.as_view(), name="unblock"),
+    path("blocks/", api.BlocksView.as_view(), name="blocks"),
+    path("blocks/<int:block_id>/", api.BlockDetailView.as_view(), name="block_detail"),
 ]

@@ -21,7 +21,7 @@ from django.db.models import DurationField, ExpressionWrapper, F, FloatField, Qu
 from django.db.models.expressions import RawSQL
 
 from marketplace.models import Batch
-from tasks.models import Assignment, AssignmentStatus
+from tasks.models import Assignment, AssignmentStatus, WorkerBlock
 
 HANDED_IN = ("submitted", "approved", "rejected")
 
@@ -153,3 +153,14 @@ def review_ids(batch: Batch, filters: ReviewFilters, *, limit: int) -> list[int]
 
 def submitted_count(batch: Batch) -> int:
     return Assignment.objects.filter(batch_id=batch.pk, status=AssignmentStatus.SUBMITTED).count()
+
+
+def blocks_of(requester_id: int) -> QuerySet[WorkerBlock]:
+    """The workers a requester has blocked, newest first (only theirs: the object-level
+    permission is this filter)."""
+    return WorkerBlock.objects.filter(requester_id=requester_id).order_by("-created_at", "-pk")
+
+
+def block_of(requester_id: int, block_id: int) -> WorkerBlock | None:
+    """One of the requester's blocks, or None (another requester's, or lifted)."""
+    return blocks_of(requester_id).filter(pk=block_id).first()

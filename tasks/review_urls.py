@@ -15,4 +15,6 @@ urlpatterns = [
         name="assignment_action",
     ),
     path("batches/<int:batch_id>/results/<str:name>", v.batch_export, name="batch_export"),
+    path("blocked-workers/", v.blocked_workers, name="blocked_workers"),
+    path("blocked-workers/<int:block_id>/unblock/", v.unblock_worker, name="unblock_worker"),
 ]

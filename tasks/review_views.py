@@ -14,7 +14,7 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import ApplicationError
 from core.money import format_cents, parse_dollars
@@ -23,9 +23,17 @@ from marketplace.models import Batch
 from marketplace.requester_views import RequesterRequest, requester_required
 from tasks import exports, review
 from tasks.models import RejectReason
-from tasks.review_selectors import ReviewFilters, pseudonym, review_ids, review_rows
+from tasks.review_selectors import (
+    ReviewFilters,
+    block_of,
+    blocks_of,
+    pseudonym,
+    review_ids,
+    review_rows,
+)
 
 ROWS_PER_PAGE = 50
+BLOCKS_PER_PAGE = 50
 
 
 @require_GET
@@ -38,6 +46,8 @@ def review_table(request: RequesterRequest, batch_id: int) -> HttpResponse:
     for row in rows:
         row.pseudonym = pseudonym(requester_id=batch.owner_id, worker_id=row.worker_id)  # type: ignore[attr-defined]
         row.answer_items = sorted((row.answers or {}).items())  # type: ignore[attr-defined]
+        taken = row.time_taken  # type: ignore[attr-defined]
+        row.seconds_taken = taken.total_seconds() if taken is not None else None  # type: ignore[attr-defined]
     return render(
         request,
         "tasks/review.html",
@@ -128,12 +138,49 @@ def assignment_action(
                 assignment_id=assignment_id,
                 reason=request.POST.get("reason", ""),
             )
-            messages.success(request, "Worker blocked: they no longer see your projects.")
+            messages.success(
+                request,
+                "Worker blocked: they no longer see your projects. "
+                "You can unblock them under Blocked workers.",
+            )
         else:
             raise Http404
     except ApplicationError as exc:
         messages.error(request, exc.message)
     return _back(batch, request)
+
+
+@require_GET
+@requester_required
+def blocked_workers(request: RequesterRequest) -> HttpResponse:
+    """The requester's blocked workers (pseudonym, reason, when), each with Unblock."""
+    page = Paginator(blocks_of(request.user.pk), BLOCKS_PER_PAGE).get_page(request.GET.get("page"))
+    blocks = list(page.object_list)
+    for block in blocks:
+        block.pseudonym = pseudonym(requester_id=request.user.pk, worker_id=block.worker_id)  # type: ignore[attr-defined]
+    return render(request, "tasks/blocked_workers.html", {"page": page, "blocks": blocks})
+
+
+@require_http_methods(["GET", "POST"])
+@requester_required
+def unblock_worker(request: RequesterRequest, block_id: int) -> HttpResponse:
+    """GET: the confirmation (404 for another requester's block or one already lifted).
+    POST: lift it; lifted already (twice, or in another tab) is a message, not a 500."""
+    if request.method == "POST":
+        try:
+            review.block_lift(requester=request.user, block_id=block_id)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, "Worker unblocked: they see your projects again and may take your tasks."
+            )
+        return redirect("review:blocked_workers")
+    block = block_of(request.user.pk, block_id)
+    if block is None:
+        raise Http404("No such block.")
+    block.pseudonym = pseudonym(requester_id=request.user.pk, worker_id=block.worker_id)  # type: ignore[attr-defined]
+    return render(request, "tasks/unblock_worker.html", {"wb": block})
 
 
 def export_response(batch: Batch, name: str) -> HttpResponse:
@@ -168,4 +215,11 @@ def batch_export(request: RequesterRequest, batch_id: int, name: str) -> HttpRes
     return export_response(batch, name)
 
 
-__all__ = ["assignment_action", "batch_export", "review_decide", "review_table"]
+__all__ = [
+    "assignment_action",
+    "batch_export",
+    "blocked_workers",
+    "review_decide",
+    "review_table",
+    "unblock_worker",
+]

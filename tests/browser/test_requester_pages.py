@@ -18,6 +18,7 @@ from playwright.sync_api import Page, expect
 from marketplace import services
 from marketplace.services import api_keys as api_key_services
 from payouts import ledger
+from tasks import review
 from tests.fixtures.assignments import make_assignment
 from tests.fixtures.browser import axe_violations
 from tests.fixtures.users import PASSWORD, RequesterFactory
@@ -68,7 +69,13 @@ def requester_pages(db):
     services.batch_publish(batch=published, user=requester)  # −$36.00 on the statement
     # Work in every state, made through the worker-side services (slots, counters, events).
     for status in ["approved", "submitted", "accepted"]:
-        make_assignment(published, status)
+        done = make_assignment(published, status)
+        if status == "submitted":
+            block = review.worker_block(
+                requester=requester,
+                assignment_id=done.pk,
+                reason="Pasted the same sentence into every answer for a week; see batch 12",
+            )
     draft = services.batch_upload(
         project=sentiment,
         user=requester,
@@ -89,6 +96,7 @@ def requester_pages(db):
         "published": published,
         "draft": draft,
         "too_big": too_big,
+        "block": block,
     }
 
 
@@ -113,6 +121,9 @@ def _pages(data) -> list[tuple[str, str]]:
         ("add-funds-for-batch", f"/payouts/funds/?amount=191.44&next=/requester/batches/{big.pk}/"),
         ("statement", "/payouts/statement/"),
         ("api-keys", "/requester/api-keys/"),
+        ("review", f"/requester/batches/{pub.pk}/review/?status=all"),
+        ("blocked-workers", "/requester/blocked-workers/"),
+        ("unblock", f"/requester/blocked-workers/{data['block'].pk}/unblock/"),
     ]
 
 

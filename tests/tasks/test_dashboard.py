@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tasks import earnings, preferences
-from tasks.models import WorkerPreferences
+from tasks.models import Assignment, WorkerPreferences
 from tests.fixtures.assignments import make_assignment, settle
 from tests.fixtures.users import RequesterFactory
 from tests.tasks.conftest import publish_work
@@ -42,8 +42,17 @@ def history(worker, requester):
 
 
 def test_summary_figures_to_the_cent(history):
+    # The settled approval was submitted 95 s before settlement paid it.
+    settled = history.assignments.get(settled_at__isnull=False)
+    Assignment.objects.filter(pk=settled.pk).update(
+        settled_at=settled.submitted_at + timedelta(seconds=95)
+    )
     s = earnings.summary(user=history)
-    assert (s.pending_cents, s.lifetime_cents, s.available_cents) == (30, 60, 30)
+    # Pending: 3 × 10¢ waiting for review + 30¢ approved and not yet settled; the money
+    # is always in exactly one of pending and available until it is withdrawn.
+    assert (s.pending_cents, s.lifetime_cents, s.available_cents) == (60, 60, 30)
+    assert (s.settling_cents, s.settling) == (30, 1)
+    assert s.cash_in_hand_seconds == 95
     assert (s.today_cents, s.week_cents, s.earned_cents) == (90, 90, 90)
     assert (s.submitted, s.approved, s.rejected) == (3, 2, 1)
     assert s.approval_rate == 66.7
@@ -55,7 +64,6 @@ def test_summary_figures_to_the_cent(history):
     ]
     assert s.by_requester[0].label == "Acme Labs"
     assert s.daily[-1].earned_cents == 90 and sum(d.earned_cents for d in s.daily) == 90
-    assert s.cash_in_hand_seconds is None
 
 
 def test_lifetime_counts_bonuses_as_available_does(history):
@@ -80,6 +88,8 @@ def test_dashboard_page_and_its_svg_chart(wclient, history):
     assert response.status_code == 200
     for text in ("$0.30", "$0.60", "$13.50/h", "66.7%", "Acme Labs", "<svg", "<rect"):
         assert text in html, text
+    assert "3 waiting for review; $0.30 approved and being paid." in html
+    assert f'href="{reverse("work:earnings")}"' in html
     chart = response.context["chart"]
     assert len(chart.bars) == earnings.CHART_DAYS
     assert chart.bars[-1].height == 180 - 12 - 24  # today's bar is the tallest
