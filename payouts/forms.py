@@ -6,9 +6,9 @@ from core.money import clean_dollars
 
 
 class DollarAmountForm(forms.Form):
-    """One amount in dollars, read by the one money parser (``core.money``)."""
-
-    placeholder = "50.00"
+    """One amount in dollars, read by the one money parser (``core.money``). No
+    placeholder: a grey "10.00" in the box reads as a value already filled in; the help
+    text under the field says what to enter."""
 
     amount = forms.CharField(
         label="Amount (USD)",
@@ -16,17 +16,13 @@ class DollarAmountForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["amount"].widget.attrs["placeholder"] = self.placeholder
-
     def clean_amount(self) -> int:
         return clean_dollars(self.cleaned_data["amount"], what="The amount")
 
 
 class AddFundsForm(DollarAmountForm):
-    placeholder = "50.00"
+    pass
 
 
 class WithdrawForm(DollarAmountForm):
-    placeholder = "10.00"
+    pass
