@@ -58,6 +58,12 @@ def _both_sizes(page: Page, name: str) -> None:
     page.set_viewport_size(PHONE)
     shot(page, f"{name}-390")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], name
+    # Nor does a table hide a column behind a sideways scroll of its own on a phone.
+    cut_off = page.evaluate(
+        "Array.from(document.querySelectorAll('.table-wrap'))"
+        ".filter(w => w.scrollWidth > w.clientWidth + 1).map(w => w.textContent.slice(0, 60))"
+    )
+    assert cut_off == [], name
     page.set_viewport_size(DESKTOP)
 
 
