@@ -186,6 +186,7 @@ def child(postings: int, no_wait: bool) -> dict:
 
     from marketplace.models import User
     from payouts import ledger
+    from payouts.withdrawals import withdrawal_in_flight_account
 
     if no_wait:
         with connection.cursor() as cur:
@@ -240,10 +241,10 @@ def child(postings: int, no_wait: bool) -> dict:
                 (ledger.platform_revenue_account(), 10),
             ],
         )
-        ledger.transfer(
+        ledger.transfer(  # a withdrawal's request leg (payouts.withdrawals)
             key=f"wd-{tag}",
             source=ledger.worker_account(w),
-            destination=ledger.stripe_clearing_account(),
+            destination=withdrawal_in_flight_account(w),
             amount_cents=50,
             kind="withdrawal",
         )

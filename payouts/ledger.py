@@ -513,7 +513,7 @@ def transfer(
     memo: str = "",
 ) -> LedgerTransaction:
     """Move ``amount_cents`` from ``source`` to ``destination`` (e.g. a withdrawal:
-    worker available → stripe_clearing, kind ``withdrawal``). Locks both accounts. Raises
+    worker available → withdrawal in flight, kind ``withdrawal``). Locks both accounts. Raises
     ``InsufficientFunds``, ``InvalidAmount``, ``IdempotencyConflict``; ``ValueError`` if
     source and destination are the same account."""
     amount_cents = validate_amount(amount_cents)

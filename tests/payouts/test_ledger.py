@@ -13,6 +13,7 @@ from marketplace.models import User
 from payouts import ledger
 from payouts.ledger import AlreadyReversed, IdempotencyConflict, InsufficientFunds, InvalidAmount
 from payouts.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from payouts.withdrawals import withdrawal_in_flight_account
 from tests.fixtures.users import RequesterFactory, WorkerFactory
 from tests.payouts.ledger_helpers import balances, run_deferred_checks
 
@@ -130,26 +131,48 @@ def test_settle_with_a_zero_fee_writes_no_revenue_entry(funded_requester, worker
 
 
 def test_withdrawal_and_failed_withdrawal(funded_requester, worker):
-    # As docs/money.md describes them: a transfer out, and a failed one reversed.
+    # As docs/money.md describes them: the request moves the money into flight, a failed
+    # withdrawal reverses the request, a paid one moves it on to Stripe clearing.
     ledger.hold(key="hold-batch-1", user=funded_requester, batch_id=1, amount_cents=600)
     ledger.settle(key="settle-1", batch_id=1, worker=worker, reward_cents=500, fee_cents=100)
-    wallet, clearing = ledger.worker_account(worker), ledger.stripe_clearing_account()
+    wallet, in_flight = ledger.worker_account(worker), withdrawal_in_flight_account(worker)
+    clearing = ledger.stripe_clearing_account()
     out = ledger.transfer(
-        key="withdrawal-9", source=wallet, destination=clearing, amount_cents=500, kind="withdrawal"
+        key="withdrawal-9",
+        source=wallet,
+        destination=in_flight,
+        amount_cents=500,
+        kind="withdrawal",
     )
     assert out.kind == "withdrawal"
-    assert (ledger.balance_cents(wallet), ledger.balance_cents(clearing)) == (0, -4500)
+    assert (ledger.balance_cents(wallet), ledger.balance_cents(in_flight)) == (0, 500)
     with pytest.raises(InsufficientFunds):
         ledger.transfer(
             key="withdrawal-10",
             source=wallet,
-            destination=clearing,
+            destination=in_flight,
             amount_cents=1,
             kind="withdrawal",
         )
     back = ledger.reverse(key="withdrawal-9-failed", transaction=out)
     assert (back.kind, back.reverses) == ("reverse", out)
-    assert (ledger.balance_cents(wallet), ledger.balance_cents(clearing)) == (500, -5000)
+    assert (ledger.balance_cents(wallet), ledger.balance_cents(in_flight)) == (500, 0)
+    ledger.transfer(
+        key="withdrawal-11",
+        source=wallet,
+        destination=in_flight,
+        amount_cents=500,
+        kind="withdrawal",
+    )
+    ledger.transfer(
+        key="withdrawal-paid-11",
+        source=in_flight,
+        destination=clearing,
+        amount_cents=500,
+        kind="withdrawal",
+    )
+    assert (ledger.balance_cents(wallet), ledger.balance_cents(in_flight)) == (0, 0)
+    assert ledger.balance_cents(clearing) == -5000 + 500
 
 
 def test_bonus_with_its_fee_in_one_transaction(funded_requester, worker):

@@ -33,6 +33,7 @@ from hypothesis.stateful import (
 from payouts import ledger
 from payouts.ledger import AlreadyReversed, IdempotencyConflict, InsufficientFunds
 from payouts.models import LedgerAccount, LedgerTransaction
+from payouts.withdrawals import withdrawal_in_flight_account
 from tests.fixtures.users import RequesterFactory, WorkerFactory
 from tests.payouts.ledger_helpers import balances, nonzero_balances, run_deferred_checks
 
@@ -199,24 +200,38 @@ class LedgerMachine(RuleBasedStateMachine):
             fee_cents=fee,
         )
 
-    @rule(target=posted, w=st.integers(0, WORKERS - 1), share=shares)
+    @rule(w=st.integers(0, WORKERS - 1), share=shares)
     def withdraw(self, w, share):
-        source, destination = (
-            ledger.worker_account(self.workers[w]),
-            ledger.stripe_clearing_account(),
-        )
+        """The two legs ``payouts.withdrawals`` posts: the request (balance → in flight)
+        and, once Stripe's transfer is made, the payment (in flight → Stripe clearing).
+        Not offered for reversal: a failed withdrawal reverses its request before any
+        payment, which the withdrawal tests cover with their ``Withdrawal`` rows."""
+        source = ledger.worker_account(self.workers[w])
+        in_flight = withdrawal_in_flight_account(self.workers[w])
+        clearing = ledger.stripe_clearing_account()
         amount = self.share_of(source, share)
-        lines = [(source, -amount), (destination, amount)]
-        return self.attempt(
+        key = self.key("withdrawal")
+        requested = self.attempt(
             "transfer",
-            lines,
+            [(source, -amount), (in_flight, amount)],
             label="withdrawal",
-            key=self.key("withdrawal"),
+            key=key,
             source=source,
-            destination=destination,
+            destination=in_flight,
             amount_cents=amount,
             kind="withdrawal",
         )
+        if isinstance(requested, Posted):
+            self.attempt(
+                "transfer",
+                [(in_flight, -amount), (clearing, amount)],
+                label="withdrawal paid",
+                key=f"{key}-paid",
+                source=in_flight,
+                destination=clearing,
+                amount_cents=amount,
+                kind="withdrawal",
+            )
 
     @rule(target=posted, share=shares, backwards=st.booleans())
     def transfer_between_requesters(self, share, backwards):
@@ -310,6 +325,7 @@ EVERY_KIND = {
     "release",
     "settle",
     "withdrawal",
+    "withdrawal paid",
     "transfer",
     "reverse",
     "retry",
