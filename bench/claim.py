@@ -26,7 +26,10 @@ Afterwards, from the database: ``duplicates`` (a worker twice on one task) and
 Setup, not timed: a dedicated database ``<name>_claim`` (migrated; dropped at the end
 unless ``--keep-db``), a funded requester, a project with ``--tasks`` rows × 3
 assignments published through the services, K workers logged in (Django sessions).
-Claim rate limits and API throttles are raised for the run (``CLAIMS_PER_MINUTE``,
+The cache (claim rate limits, API throttles, and with it sessions read through
+``cached_db``) is Redis when ``CACHE_URL`` is set, as in production, else each gunicorn
+process's local memory (reported as ``cache``). Claim rate limits and API throttles are
+raised for the run (``CLAIMS_PER_MINUTE``,
 ``API_RATE``) so that they never answer 429 to the bench.
 
 Last line: one JSON object with workers, completed, completed_per_s, accept_p95_ms,
@@ -386,6 +389,7 @@ def main() -> None:
         "gunicorn": f"{args.gunicorn_workers} gthread workers x {args.threads} threads",
         "machine": f"{os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}",
         "load_avg_1m": round(os.getloadavg()[0], 1),
+        "cache": "redis" if os.environ.get("CACHE_URL") else "local memory",
     }
     print(
         f"{result['completed_per_s']}/s completed (floor {result['floor_per_s']}/s, ratio {result['ratio']}); "
