@@ -293,9 +293,11 @@ def test_timeouts_and_pgbouncer_switch():
             "DB_LOCK_TIMEOUT": "0",
             "DB_DISABLE_SERVER_SIDE_CURSORS": "1",
             "CONN_MAX_AGE": "0",
+            "DB_HEALTH_CHECKS": "0",
         },
     )
     assert "options" not in behind_pgbouncer["OPTIONS"]
+    assert behind_pgbouncer["CONN_HEALTH_CHECKS"] is False
     assert behind_pgbouncer["DISABLE_SERVER_SIDE_CURSORS"] is True
     assert behind_pgbouncer["CONN_MAX_AGE"] == 0
 
