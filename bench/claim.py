@@ -15,10 +15,12 @@ DEBUG off, persistent database connections) on the PostgreSQL of ``DATABASE_URL`
 * submit: ``POST /api/v1/worker/submit/`` with ``{"token", "answers"}`` and no cookie
   (as the sandboxed frame posts it).
 
-The same run then measures the floor with the same client and server: a bare view pair
+The same run also measures the floor with the same client and server: a bare view pair
 on the same tables doing only the ``SKIP LOCKED`` claim and the submit
 (``bench/floor_urls.py``: no session, auth, CSRF, events or counters) on a fresh hot
-batch. ``ratio`` = completed_per_s / floor_per_s.
+batch. The two alternate in ``--slices`` slices each (default 4 × seconds/4), so a
+shared machine's changing load weighs on both alike. ``ratio`` = completed_per_s /
+floor_per_s.
 
 Afterwards, from the database: ``duplicates`` (a worker twice on one task) and
 ``over_assigned`` (tasks with more assignments holding a slot than they need).
@@ -26,7 +28,10 @@ Afterwards, from the database: ``duplicates`` (a worker twice on one task) and
 Setup, not timed: a dedicated database ``<name>_claim`` (migrated; dropped at the end
 unless ``--keep-db``), a funded requester, a project with ``--tasks`` rows × 3
 assignments published through the services, K workers logged in (Django sessions).
-Claim rate limits and API throttles are raised for the run (``CLAIMS_PER_MINUTE``,
+The cache (claim rate limits, API throttles, and with it sessions read through
+``cached_db``) is Redis when ``CACHE_URL`` is set, as in production, else each gunicorn
+process's local memory (reported as ``cache``). Claim rate limits and API throttles are
+raised for the run (``CLAIMS_PER_MINUTE``,
 ``API_RATE``) so that they never answer 429 to the bench.
 
 Last line: one JSON object with workers, completed, completed_per_s, accept_p95_ms,
@@ -279,6 +284,18 @@ async def drive(
     return stats
 
 
+def merged(parts: list[dict]) -> dict:
+    out: dict[str, Any] = {"accept": [], "submit": [], "completed": 0, "errors": {}, "elapsed": 0.0}
+    for part in parts:
+        out["accept"] += part["accept"]
+        out["submit"] += part["submit"]
+        out["completed"] += part["completed"]
+        out["elapsed"] += part["elapsed"]
+        for code, n in part["errors"].items():
+            out["errors"][code] = out["errors"].get(code, 0) + n
+    return out
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -310,6 +327,12 @@ def main() -> None:
     parser.add_argument("--gunicorn-workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument(
+        "--slices",
+        type=int,
+        default=4,
+        help="real and floor alternate in this many slices each (1: one phase each)",
+    )
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
 
@@ -354,8 +377,14 @@ def main() -> None:
         if args.warmup:
             asyncio.run(drive(port, workers, real_path, real_submit, args.warmup))
             asyncio.run(drive(port, workers, floor_path, floor_submit, args.warmup))
-        real = asyncio.run(drive(port, workers, real_path, real_submit, args.seconds))
-        floor = asyncio.run(drive(port, workers, floor_path, floor_submit, args.seconds))
+        # Real and floor alternate in slices, so that both see the same load from the
+        # rest of the machine (a shared machine's load drifts over a 20 s phase).
+        slice_s = args.seconds / args.slices
+        real_parts, floor_parts = [], []
+        for _ in range(args.slices):
+            real_parts.append(asyncio.run(drive(port, workers, real_path, real_submit, slice_s)))
+            floor_parts.append(asyncio.run(drive(port, workers, floor_path, floor_submit, slice_s)))
+        real, floor = merged(real_parts), merged(floor_parts)
         duplicates, over = integrity([batch_id, floor_batch])
     finally:
         if server is not None:
@@ -370,6 +399,7 @@ def main() -> None:
     result = {
         "workers": args.workers,
         "seconds": args.seconds,
+        "slices": args.slices,
         "completed": real["completed"],
         "completed_per_s": round(per_s, 1),
         "accept_p50_ms": pct(real["accept"], 0.5),
@@ -386,6 +416,7 @@ def main() -> None:
         "gunicorn": f"{args.gunicorn_workers} gthread workers x {args.threads} threads",
         "machine": f"{os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}",
         "load_avg_1m": round(os.getloadavg()[0], 1),
+        "cache": "redis" if os.environ.get("CACHE_URL") else "local memory",
     }
     print(
         f"{result['completed_per_s']}/s completed (floor {result['floor_per_s']}/s, ratio {result['ratio']}); "

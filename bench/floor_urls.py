@@ -31,7 +31,7 @@ WHERE id = %s AND status = 'accepted'
 @csrf_exempt
 def floor_claim(request: HttpRequest, batch_id: int, worker_id: int) -> HttpResponse:
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_TAKE_NEXT_SQL, [batch_id, worker_id])
+        cursor.execute(_TAKE_NEXT_SQL, {"batch": batch_id, "worker": worker_id})
         row = cursor.fetchone()
         if row is None:
             return JsonResponse({"error": {"code": "no_task_left"}}, status=409)

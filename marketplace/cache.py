@@ -22,8 +22,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import caches
 from django_redis.cache import RedisCache
 from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import RedisError
 
 
 class FailOpenRedisCache(RedisCache):
@@ -36,3 +38,35 @@ class FailOpenRedisCache(RedisCache):
             if self._log_ignored_exceptions:
                 self.logger.exception("cache add ignored (failing open)")
             return True
+
+
+def count_hit(key: str, *, timeout: int) -> int:
+    """Add one to the counter ``key`` in the default cache and return the new count (1
+    for a new key, which lives ``timeout`` seconds). On Redis it is one round trip
+    (``INCR`` and ``EXPIRE`` in one pipeline; the key names its own time window, so
+    renewing its expiry on each hit only delays its clean-up), and it fails open like
+    the rest of this cache: while Redis does not answer it returns 1 (not counted).
+    Elsewhere (local memory: one process, tests) ``add`` then ``incr``."""
+    cache = caches["default"]
+    if isinstance(cache, RedisCache):
+        try:
+            client = cache.client.get_client(write=True)
+            pipe = client.pipeline(transaction=False)
+            redis_key = cache.client.make_key(key)
+            pipe.incr(redis_key)
+            pipe.expire(redis_key, timeout)
+            count, _ = pipe.execute()
+            return int(count)
+        except (ConnectionInterrupted, RedisError, OSError):
+            if not getattr(cache, "_ignore_exceptions", False):
+                raise
+            if getattr(cache, "_log_ignored_exceptions", False):
+                cache.logger.exception("cache count ignored (failing open)")
+            return 1
+    if cache.add(key, 1, timeout=timeout):
+        return 1
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=timeout)
+        return 1

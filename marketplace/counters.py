@@ -40,6 +40,18 @@ def counters_create(*, batch_id: int) -> None:
     )
 
 
+def _changes(deltas: Mapping[str, int]) -> dict[str, int]:
+    changes = {k: int(v) for k, v in deltas.items() if v}
+    unknown = set(changes) - set(COUNTER_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown counters: {sorted(unknown)}")
+    return changes
+
+
+def random_slot() -> int:
+    return random.randrange(COUNTER_SLOTS)  # noqa: S311 - spreading, not secrecy
+
+
 def counters_add(*, batch_id: int, deltas: Mapping[str, int], slot: int | None = None) -> None:
     """Add ``deltas`` (counter field -> amount) to one counter row of the batch (a
     random slot unless given). Must run in the transaction of the move it counts; the
@@ -47,13 +59,10 @@ def counters_add(*, batch_id: int, deltas: Mapping[str, int], slot: int | None =
     counter rows (it was never published: nothing can move there)."""
     if not connection.in_atomic_block:
         raise RuntimeError("counters_add must run inside the move's transaction")
-    changes = {k: int(v) for k, v in deltas.items() if v}
-    unknown = set(changes) - set(COUNTER_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown counters: {sorted(unknown)}")
+    changes = _changes(deltas)
     if not changes:
         return
-    slot = random.randrange(COUNTER_SLOTS) if slot is None else slot  # noqa: S311 - spreading, not secrecy
+    slot = random_slot() if slot is None else slot
     sets = ", ".join(f"{k} = {k} + %s" for k in changes)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -62,6 +71,23 @@ def counters_add(*, batch_id: int, deltas: Mapping[str, int], slot: int | None =
         )
         if cursor.rowcount != 1:
             raise RuntimeError(f"batch {batch_id} has no counter rows")
+
+
+def counters_add_sql(*, deltas: Mapping[str, int]) -> tuple[str, dict[str, int]]:
+    """``counters_add`` as SQL, for a move written as one statement (the counter update
+    is a data-modifying CTE after the move it counts, so it commits or rolls back with
+    it): ``UPDATE marketplace_batchcounter SET ... WHERE batch_id = %(batch)s AND slot =
+    %(slot)s`` (the caller binds ``batch`` and ``slot``, e.g. ``random_slot()``, and may
+    append conditions) and the parameters of the deltas. The caller checks that it
+    updated one row."""
+    changes = _changes(deltas)
+    if not changes:
+        raise ValueError("no counter changes")
+    sets = ", ".join(f"{k} = {k} + %(counter_{k})s" for k in changes)
+    return (
+        f"UPDATE marketplace_batchcounter SET {sets} WHERE batch_id = %(batch)s AND slot = %(slot)s",  # noqa: S608 - names checked above
+        {f"counter_{k}": v for k, v in changes.items()},
+    )
 
 
 def counters_lock(*, batch_id: int) -> None:
@@ -104,7 +130,9 @@ __all__ = [
     "COUNTER_FIELDS",
     "counter_sums",
     "counters_add",
+    "counters_add_sql",
     "counters_create",
     "counters_lock",
     "owed_cents",
+    "random_slot",
 ]

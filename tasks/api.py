@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.api.pagination import Pagination
-from marketplace.models import Project, Task, User
+from marketplace.models import Task, User
 from tasks import selectors, services
 from tasks.models import AssignmentStatus
 
@@ -77,20 +77,24 @@ class WorkerView(APIView):
 
 
 class ProjectClaimView(WorkerView):
+    # Claims have their own per-worker limit (FAIRTASK_CLAIMS_PER_MINUTE, one cache hit in
+    # the service), lower than the API rate: no second count here.
+    throttle_classes: list = []
+
     @extend_schema(
         summary="Accept the next free task of a project",
         request=None,
         responses={201: AssignmentSerializer},
     )
     def post(self, request: Request, project_id: int) -> Response:
-        project = Project.objects.filter(pk=project_id).first()
-        if project is None:
-            return _not_found("Project not found.")
-        a = services.assignment_claim(worker=_user(request), project=project)
+        # The service reads the project with its open batches (404 if there is none).
+        a = services.assignment_claim(worker=_user(request), project=project_id)
         return Response(AssignmentSerializer(a).data, status=status.HTTP_201_CREATED)
 
 
 class TaskClaimView(WorkerView):
+    throttle_classes: list = []  # as ProjectClaimView
+
     @extend_schema(summary="Accept one task", request=None, responses={201: AssignmentSerializer})
     def post(self, request: Request, task_id: int) -> Response:
         task = Task.objects.filter(pk=task_id).first()

@@ -301,6 +301,15 @@ CACHES = {
     if CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fairtask"}
 }
+# Sessions live in PostgreSQL. With a shared cache they are read through it
+# (``cached_db``: a Redis GET instead of a query on every signed-in request; written to
+# both, and a miss or a cache outage falls back to the table). Not with the per-process
+# cache: a logout in one process would leave the session alive in another's memory.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if CACHE_URL
+    else "django.contrib.sessions.backends.db"
+)
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "django_redis.cache"
 

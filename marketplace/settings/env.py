@@ -154,7 +154,8 @@ def database_settings(
     than parsed into the wrong host or database. Or give the password in ``PGPASSWORD``
     and leave it out of the URL: it is then read from there (libpq does the same).
 
-    Also applied here: ``CONN_MAX_AGE`` (persistent connections, with health checks),
+    Also applied here: ``CONN_MAX_AGE`` (persistent connections, with health checks
+    unless ``DB_HEALTH_CHECKS=0``),
     ``DB_STATEMENT_TIMEOUT`` and ``DB_LOCK_TIMEOUT`` (milliseconds, sent as connection
     options; 0 turns one off) and ``DB_DISABLE_SERVER_SIDE_CURSORS`` (set it behind
     PgBouncer in transaction mode, where ``.iterator()``'s named cursors break).
@@ -196,7 +197,11 @@ def database_settings(
             raise SettingsError("DATABASE_URL names no database (postgresql://user@host:5432/NAME)")
     config["ENGINE"] = "django.db.backends.postgresql"
     config["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 600, source, minimum=0)
-    config["CONN_HEALTH_CHECKS"] = True
+    # A reused connection is checked (SELECT 1, one round trip) at the first query of each
+    # request, so a connection broken by a database restart is replaced instead of
+    # failing that request. DB_HEALTH_CHECKS=0 saves the round trip (see
+    # docs/performance.md, "Claim and submit over HTTP").
+    config["CONN_HEALTH_CHECKS"] = env_bool("DB_HEALTH_CHECKS", True, source)
     config["DISABLE_SERVER_SIDE_CURSORS"] = env_bool(
         "DB_DISABLE_SERVER_SIDE_CURSORS", False, source
     )

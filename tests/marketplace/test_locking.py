@@ -10,7 +10,7 @@ from django.db import connection, transaction
 
 from core.errors import ApplicationError
 from marketplace import services
-from marketplace.locking import WORKER_CLAIMS, lock_batches, lock_keys
+from marketplace.locking import WORKER_CLAIMS, lock_batches, lock_keys, run_locked
 from tests.fixtures.users import RequesterFactory
 from tests.marketplace.conftest import csv_bytes, fund, make_project, upload
 
@@ -71,3 +71,57 @@ def test_a_lock_held_too_long_is_a_busy_error_and_changes_nothing(settings, tmp_
     batch.refresh_from_db()
     assert batch.status == "published"
     assert services.batch_pause(batch=batch, user=requester).status == "paused"
+
+
+_MY_LOCKS = (
+    "SELECT locktype, mode FROM pg_locks WHERE pid = pg_backend_pid() AND granted"
+    " AND (locktype = 'advisory' OR (locktype = 'relation' AND relation = %s::regclass))"
+    " ORDER BY 1"
+)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_locked_holds_its_locks_for_its_statement_only(settings, tmp_path):
+    """Outside atomic the message is one transaction: the statement runs under the
+    worker key and the batch share lock, which are gone once it returns; a batch locked
+    for a status move makes it wait, then fail as busy."""
+    settings.FAIRTASK_UPLOAD_DIR = tmp_path
+    settings.FAIRTASK_LOCK_TIMEOUT_MS = 200
+    requester = RequesterFactory()
+    fund(requester, 10_000)
+    batch = services.batch_publish(
+        batch=upload(make_project(requester), requester, csv_bytes(3)), user=requester
+    )
+    assert connection.get_autocommit()
+    locked, rows = run_locked(
+        sql=_MY_LOCKS, params=["marketplace_batch"], shared=[batch.pk], keys=(WORKER_CLAIMS, [5])
+    )
+    assert (locked[batch.pk].status, rows) == (
+        "published",
+        [("advisory", "ExclusiveLock"), ("relation", "RowShareLock")],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_MY_LOCKS, ["marketplace_batch"])
+        assert cursor.fetchall() == []
+    held, release = threading.Event(), threading.Event()
+
+    def pause_in_flight():
+        try:
+            with transaction.atomic():
+                lock_batches(exclusive=[batch.pk])
+                held.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=pause_in_flight)
+    holder.start()
+    try:
+        assert held.wait(10)
+        with pytest.raises(ApplicationError) as info:
+            run_locked(sql="SELECT 1", shared=[batch.pk])
+        assert (info.value.code, info.value.status) == ("busy", 503)
+    finally:
+        release.set()
+        holder.join()
+    assert run_locked(sql="SELECT 1", shared=[batch.pk])[1] == [(1,)]

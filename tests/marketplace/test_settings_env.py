@@ -293,9 +293,11 @@ def test_timeouts_and_pgbouncer_switch():
             "DB_LOCK_TIMEOUT": "0",
             "DB_DISABLE_SERVER_SIDE_CURSORS": "1",
             "CONN_MAX_AGE": "0",
+            "DB_HEALTH_CHECKS": "0",
         },
     )
     assert "options" not in behind_pgbouncer["OPTIONS"]
+    assert behind_pgbouncer["CONN_HEALTH_CHECKS"] is False
     assert behind_pgbouncer["DISABLE_SERVER_SIDE_CURSORS"] is True
     assert behind_pgbouncer["CONN_MAX_AGE"] == 0
 
@@ -359,3 +361,32 @@ def test_sentry_is_set_up_only_with_a_dsn():
     configured = run({"SENTRY_DSN": "http://public@127.0.0.1:9/1"})
     assert configured["active"] is True and configured["pii"] is False
     assert {"django", "celery"} <= set(configured["integrations"])
+
+
+def test_sessions_read_through_the_cache_only_when_it_is_shared():
+    """With Redis (CACHE_URL) sessions are ``cached_db``; with the per-process cache
+    they stay in the table alone (a logout in one process must end the session in all)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, django; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps([s.SESSION_ENGINE, s.CACHES['default']['BACKEND']]))"
+    )
+    seen = []
+    for cache_url in ("redis://127.0.0.1:6379/7", None):
+        env = {k: v for k, v in os.environ.items() if k != "CACHE_URL"}
+        env["DJANGO_SETTINGS_MODULE"] = "marketplace.settings.test"
+        if cache_url:
+            env["CACHE_URL"] = cache_url
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert out.returncode == 0, out.stderr
+        seen.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert seen == [
+        ["django.contrib.sessions.backends.cached_db", "marketplace.cache.FailOpenRedisCache"],
+        ["django.contrib.sessions.backends.db", "django.core.cache.backends.locmem.LocMemCache"],
+    ]
