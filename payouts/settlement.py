@@ -271,7 +271,7 @@ def settle_chunk(*, limit: int = 2000) -> int:
         cursor.execute(
             """
             INSERT INTO payouts_ledgertransaction (idempotency_key, kind, memo, external_ref, created_at)
-            SELECT 'settle-' || a, 'settle', 'assignment ' || a, '', now()
+            SELECT 'settle-' || a, 'settle', 'Pay for assignment ' || a, '', now()
               FROM unnest(%s::bigint[]) AS a ORDER BY a
             ON CONFLICT (idempotency_key) DO NOTHING
             RETURNING id, idempotency_key

@@ -168,24 +168,35 @@ def summary(*, user: User, now: datetime | None = None) -> Summary:
     ]
 
     def grouped(key: str, label_of: Any) -> list[RateRow]:
-        rows = (
+        rows = list(
             mine.filter(earned_q)
             .values(*key.split(","))
             .annotate(earned=Sum("reward_cents"), work=Sum(_WORK), n=Count("id"))
             .order_by("-earned")[:TOP_ROWS]
         )
         return [
-            RateRow(label_of(r), int(r["earned"]), _seconds(r["work"]), int(r["n"])) for r in rows
+            RateRow(label_of(r, rows), int(r["earned"]), _seconds(r["work"]), int(r["n"]))
+            for r in rows
         ]
 
     by_requester = grouped(
         "batch__project__owner_id,batch__project__owner__display_name",
-        lambda r: (
+        lambda r, _rows: (
             r["batch__project__owner__display_name"] or f"Requester {r['batch__project__owner_id']}"
         ),
     )
+
+    # Two requesters can give their projects the same title: such rows name the
+    # requester too, or the worker sees two identical lines with different figures.
+    def project_label(r: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+        title = r["batch__project__title"]
+        owner = r["batch__project__owner__display_name"]
+        same = sum(1 for other in rows if other["batch__project__title"] == title)
+        return f"{title} ({owner})" if same > 1 and owner else title
+
     by_project = grouped(
-        "batch__project_id,batch__project__title", lambda r: r["batch__project__title"]
+        "batch__project_id,batch__project__title,batch__project__owner__display_name",
+        project_label,
     )
     bonus_cents = Bonus.objects.filter(worker_id=user.pk).aggregate(
         total=Coalesce(Sum("amount_cents"), 0)

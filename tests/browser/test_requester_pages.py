@@ -1,6 +1,7 @@
 """Every requester page, at a desktop width (1280 px) and a phone width (390 px): it fits
 the screen (nothing scrolls sideways, the money columns are on screen), axe-core finds
-no serious or critical violation (the ``context`` fixture checks each load), and a
+no serious or critical violation (the ``context`` fixture checks each load), no
+table scrolls sideways on a phone (checks shared with the worker pages: ``pages.py``), and a
 screenshot of each is kept in var/screenshots/<width>/ for a person to look at.
 
 Run alone to refresh the screenshots:
@@ -10,7 +11,6 @@ Run alone to refresh the screenshots:
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -19,14 +19,11 @@ from marketplace import services
 from marketplace.services import api_keys as api_key_services
 from payouts import ledger
 from tasks import review
+from tests.browser.pages import SHOTS, WIDTHS, page_problems
 from tests.fixtures.assignments import make_assignment
-from tests.fixtures.browser import axe_violations
 from tests.fixtures.users import PASSWORD, RequesterFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-SHOTS = Path("var/screenshots")
-WIDTHS = {"desktop": 1280, "phone": 390}
 
 
 def _rows(n: int) -> bytes:
@@ -135,37 +132,6 @@ def _log_in(page: Page, site: str) -> None:
     expect(page.get_by_role("heading", name="Requester home")).to_be_visible()
 
 
-def _off_screen(page: Page, width: int) -> list[str]:
-    """Cells and controls of the main content that end beyond the right edge."""
-    return page.evaluate(
-        """(width) => Array.from(document.querySelectorAll(
-              'main td, main th, main input, main select, main textarea, main button, main .button, main code'))
-            .filter(el => el.offsetParent !== null)
-            .filter(el => { const r = el.getBoundingClientRect(); return r.width > 2 && r.height > 2; })
-            // A header row that is only there for screen readers (stacked tables).
-            .filter(el => !el.closest('thead') || el.closest('thead').getBoundingClientRect().width > 2)
-            .filter(el => el.getBoundingClientRect().right > width + 0.5)
-            .map(el => el.tagName.toLowerCase() + ': ' + el.textContent.trim().slice(0, 40))""",
-        width,
-    )
-
-
-def _wrapped_amounts(page: Page) -> list[str]:
-    """Money and counts in table cells that take more than one line ("−$36.00" broken
-    after its minus sign)."""
-    return page.evaluate(
-        """() => Array.from(document.querySelectorAll('main td.num'))
-            .filter(el => el.offsetParent !== null && el.textContent.trim())
-            .filter(el => {
-              const range = document.createRange();
-              range.selectNodeContents(el);
-              const tops = new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top)));
-              return tops.size > 1;
-            })
-            .map(el => el.textContent.trim())"""
-    )
-
-
 @pytest.mark.parametrize("screen", list(WIDTHS))
 def test_every_requester_page_fits_and_passes_axe(
     open_context, live_server, requester_pages, screen
@@ -175,25 +141,12 @@ def test_every_requester_page_fits_and_passes_axe(
     page = context.new_page()
     site = live_server.url
     _log_in(page, site)
-    (SHOTS / screen).mkdir(parents=True, exist_ok=True)
     problems = []
     for name, path in _pages(requester_pages):
         response = page.goto(site + path)
         assert response is not None and response.status == 200, (path, response)
         page.wait_for_load_state("networkidle")
-        page.screenshot(path=str(SHOTS / screen / f"{name}.png"), full_page=True)
-        scroll_width = page.evaluate("document.documentElement.scrollWidth")
-        if scroll_width > width:
-            problems.append(f"{path}: page is {scroll_width} px wide")
-        off = _off_screen(page, width)
-        if off:
-            problems.append(f"{path}: cut off: {off[:5]}")
-        wrapped = _wrapped_amounts(page)
-        if wrapped:
-            problems.append(f"{path}: amounts broken over two lines: {wrapped[:5]}")
-        problems += [
-            f"{path}: axe {v['impact']} {v['id']} at {v['targets']}" for v in axe_violations(page)
-        ]
+        problems += page_problems(page, screen=screen, name=name, label=path)
     assert problems == [], "\n".join(problems)
 
 

@@ -66,6 +66,25 @@ def test_summary_figures_to_the_cent(history):
     assert s.daily[-1].earned_cents == 90 and sum(d.earned_cents for d in s.daily) == 90
 
 
+def test_projects_of_the_same_title_name_their_requester(worker, requester):
+    """Two requesters' projects called the same: the by-project rows would read as one
+    project listed twice with different figures."""
+    requester.display_name = "Nordlicht"
+    requester.save(update_fields=["display_name"])
+    other = RequesterFactory(display_name="Acme Labs")
+    _, mine = publish_work(requester, title="Sort messages", rows=5, reward_cents=10)
+    _, theirs = publish_work(other, title="Sort messages", rows=5, reward_cents=20)
+    _, unique = publish_work(other, title="Judge results", rows=5, reward_cents=8)
+    for batch in (mine, theirs, unique):
+        make_assignment(batch, "submitted", worker=worker)
+    s = earnings.summary(user=worker)
+    assert [r.label for r in s.by_project] == [
+        "Sort messages (Acme Labs)",
+        "Sort messages (Nordlicht)",
+        "Judge results",
+    ]
+
+
 def test_lifetime_counts_bonuses_as_available_does(history):
     from payouts import ledger
     from tasks import review
