@@ -150,6 +150,30 @@ def test_every_requester_page_fits_and_passes_axe(
     assert problems == [], "\n".join(problems)
 
 
+def test_the_menu_works_while_the_rest_of_the_page_is_still_loading(
+    open_context, live_server, requester_pages
+):
+    """The Menu button is painted before the page's deferred scripts have run (htmx,
+    here held back on purpose, as a slow network would). It must open the menu at once:
+    its listeners once waited for DOMContentLoaded, and a tap before that did nothing
+    (seen as a flaky keyboard test under load)."""
+    context = open_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    _log_in(page, live_server.url)
+    held = []
+    page.route("**/htmx-2.min.js", lambda route: held.append(route))  # held: not continued yet
+    page.goto(live_server.url + "/payouts/statement/", wait_until="commit")
+    menu = page.get_by_role("navigation", name="Main").get_by_role("button", name="Menu")
+    expect(menu).to_be_visible()
+    assert page.evaluate("document.readyState") != "complete"  # htmx is held back
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    for route in held:
+        route.continue_()
+    page.wait_for_load_state("load")
+    expect(menu).to_have_attribute("aria-expanded", "true")
+
+
 def test_on_a_phone_the_navigation_is_a_menu_usable_with_the_keyboard(
     open_context, live_server, requester_pages
 ):
