@@ -47,7 +47,8 @@ def batch_status_label(status: str) -> str:
 
 @register.filter
 def duration_text(seconds: float | int | None) -> str:
-    """``95`` → ``1 min 35 s``; None → ``—``."""
+    """``95`` → ``1 min 35 s``, ``612360`` → ``7 days 2 h`` (days from 48 hours on);
+    None → ``—``."""
     if seconds is None:
         return "—"
     seconds = int(round(float(seconds)))
@@ -57,7 +58,10 @@ def duration_text(seconds: float | int | None) -> str:
     if minutes < 60:
         return f"{minutes} min {rest} s" if rest else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} days {hours} h" if hours else f"{days} days"
 
 
 @register.filter

@@ -122,7 +122,12 @@ def test_the_personal_minimum_hides_everything_below_it(wclient, worker, request
     assert "Hiding work that pays less than your minimum of $10.00/h" in response.content.decode()
     # A lower filter does not override it; a higher one narrows further.
     assert _titles(wclient.get(reverse("worker_home"), {"min_hourly": "5"})) == ["Fair"]
-    assert _titles(wclient.get(reverse("worker_home"), {"min_hourly": "31"})) == []
+    nothing = wclient.get(reverse("worker_home"), {"min_hourly": "31"})
+    assert _titles(nothing) == []
+    # The empty state says what to do; no "0 projects with work for you" above it.
+    page = nothing.content.decode()
+    assert "No work matches" in page and "Try fewer filters" in page
+    assert "with work for you" not in page
 
 
 def test_only_what_i_qualify_for(wclient, requester):
