@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 from django.http import Http404
 
 from core.errors import ApplicationError
 from marketplace import selectors, services
 from tasks import jobs as task_jobs
 from tests.fixtures.assignments import make_assignment
+from tests.fixtures.threads import at_once
 from tests.marketplace.conftest import balance, csv_bytes, escrow, fund, make_project, upload
 
 pytestmark = pytest.mark.django_db
@@ -124,32 +122,11 @@ def test_template_preview(requester):
 # --- Concurrency: committed rows, real threads -------------------------------------------
 
 
-def _run_concurrently(*calls):
-    results: list = [None] * len(calls)
-    barrier = threading.Barrier(len(calls))
-
-    def run(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_publishes_of_one_batch_hold_once(requester):
     fund(requester, 10_000)
     batch = upload(make_project(requester), requester, csv_bytes(10))
-    results = _run_concurrently(*[lambda: services.batch_publish(batch=batch, user=requester)] * 3)
+    results = at_once([lambda: services.batch_publish(batch=batch, user=requester)] * 3)
     errors = [r for r in results if isinstance(r, Exception)]
     assert len(errors) == 2 and all(
         getattr(e, "code", None) == "already_published" for e in errors
@@ -165,9 +142,11 @@ def test_concurrent_publishes_cannot_overdraw_the_balance(requester):
         upload(project, requester, csv_bytes(10)),
         upload(project, requester, csv_bytes(10)),
     )
-    results = _run_concurrently(
-        lambda: services.batch_publish(batch=first, user=requester),
-        lambda: services.batch_publish(batch=second, user=requester),
+    results = at_once(
+        [
+            lambda: services.batch_publish(batch=first, user=requester),
+            lambda: services.batch_publish(batch=second, user=requester),
+        ]
     )
     errors = [r for r in results if isinstance(r, Exception)]
     assert len(errors) == 1 and errors[0].code == "insufficient_funds", results
@@ -180,7 +159,7 @@ def test_concurrent_cancels_release_once(requester):
     batch = services.batch_publish(
         batch=upload(make_project(requester), requester, csv_bytes(10)), user=requester
     )
-    results = _run_concurrently(*[lambda: services.batch_cancel(batch=batch, user=requester)] * 3)
+    results = at_once([lambda: services.batch_cancel(batch=batch, user=requester)] * 3)
     errors = [r for r in results if isinstance(r, Exception)]
     assert len(errors) == 2 and all(e.code == "already_cancelled" for e in errors), results
     assert (balance(requester), escrow(batch)) == (10_000, 0)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import threading
+import functools
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
 
 from payouts import ledger
 from payouts.ledger import IdempotencyConflict, InsufficientFunds
 from payouts.models import LedgerAccount, LedgerTransaction
+from tests.fixtures.threads import at_once
 from tests.fixtures.users import RequesterFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,27 +20,8 @@ THREADS = 8
 
 
 def run_threads(target: Callable[[int], object], n: int = THREADS) -> list[object]:
-    """Run ``target(i)`` in ``n`` threads released together; return each result or the
-    exception it raised. Each thread closes its own database connection."""
-    barrier = threading.Barrier(n)
-    results: list[object] = [None] * n
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = target(i)
-        except Exception as exc:  # noqa: BLE001 - the test inspects it
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a thread hung (deadlock?)"
-    return results
+    """``target(i)`` for i in 0..n-1, in threads released together (``at_once``)."""
+    return at_once([functools.partial(target, i) for i in range(n)])
 
 
 def test_concurrent_holds_never_overdraw(requester):

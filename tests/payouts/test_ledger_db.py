@@ -13,6 +13,7 @@ from django.db import IntegrityError, ProgrammingError, connection, transaction
 
 from payouts import ledger
 from payouts.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from tests.fixtures.threads import at_once
 from tests.payouts.ledger_helpers import owner_connection, run_deferred_checks
 
 
@@ -380,42 +381,28 @@ def test_raw_posts_that_take_no_lock_are_ordered_or_refused(requester, worker):
     (``ledger.post`` and settlement do). The row trigger's lock orders them; an entry
     whose id was drawn before another was posted is refused as a serialization failure.
     Whatever commits chains: each stored balance after is the running sum in id order."""
-    import threading
-
-    from django.db import OperationalError, connections
+    from django.db import OperationalError
 
     ledger.deposit(key="deposit-cs_1", user=requester, amount_cents=10_000)
     req, wrk = ledger.requester_account(requester), ledger.worker_account(worker)
-    start = threading.Barrier(8)
-    unexpected: list[BaseException] = []
     committed: list[int] = []
 
     def post(n: int) -> None:
-        try:
-            start.wait()
-            for i in range(10):
-                try:
-                    with transaction.atomic(), connection.cursor() as cursor:
-                        txn = insert_txn(cursor, f"raw-{n}-{i}")
-                        insert_entry(cursor, txn, req, -1)
-                        insert_entry(cursor, txn, wrk, 1)
-                    committed.append(1)
-                except OperationalError as exc:
-                    if not isinstance(exc.__cause__, psycopg.errors.SerializationFailure):
-                        raise
-        except BaseException as exc:  # reported below
-            unexpected.append(exc)
-        finally:
-            connections.close_all()
+        for i in range(10):
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    txn = insert_txn(cursor, f"raw-{n}-{i}")
+                    insert_entry(cursor, txn, req, -1)
+                    insert_entry(cursor, txn, wrk, 1)
+                committed.append(1)
+            except OperationalError as exc:
+                if not isinstance(exc.__cause__, psycopg.errors.SerializationFailure):
+                    raise
 
-    threads = [threading.Thread(target=post, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert unexpected == []
+    assert at_once([lambda n=n: post(n) for n in range(8)]) == [None] * 8
     n = len(committed)
-    assert n >= 10  # at least one thread's posts never wait behind a later-numbered one
+    # A commit can refuse at most the 7 posts then waiting behind it: 80 <= 8 x commits.
+    assert n >= 10
     assert (ledger.balance_cents(req), ledger.balance_cents(wrk)) == (10_000 - n, n)
     afters = list(
         LedgerEntry.objects.filter(account=wrk).order_by("id").values_list("balance_after_cents")
@@ -428,31 +415,14 @@ def test_raw_posts_that_take_no_lock_are_ordered_or_refused(requester, worker):
 def test_posts_that_lock_first_all_commit_in_order(requester, worker):
     """The same eight threads through ``ledger.transfer`` (accounts locked before the
     insert): none is refused and every balance after chains."""
-    import threading
-
-    from django.db import connections
-
     ledger.deposit(key="deposit-cs_1", user=requester, amount_cents=10_000)
     req, wrk = ledger.requester_account(requester), ledger.worker_account(worker)
-    start = threading.Barrier(8)
-    errors: list[BaseException] = []
 
     def post(n: int) -> None:
-        try:
-            start.wait()
-            for i in range(10):
-                ledger.post(key=f"locked-{n}-{i}", kind="transfer", lines=[(req, -1), (wrk, 1)])
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        for i in range(10):
+            ledger.post(key=f"locked-{n}-{i}", kind="transfer", lines=[(req, -1), (wrk, 1)])
 
-    threads = [threading.Thread(target=post, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert at_once([lambda n=n: post(n) for n in range(8)]) == [None] * 8
     assert (ledger.balance_cents(req), ledger.balance_cents(wrk)) == (10_000 - 80, 80)
     afters = list(
         LedgerEntry.objects.filter(account=wrk).order_by("id").values_list("balance_after_cents")

@@ -4,11 +4,8 @@ nothing, and exactly one winner when moves of one assignment race."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.core.cache import caches
-from django.db import connection
 from rest_framework.test import APIClient
 
 from core.errors import ApplicationError
@@ -17,6 +14,7 @@ from marketplace.cache import count_hit
 from marketplace.models import BatchCounter, Task
 from tasks import services as ts
 from tasks.models import Assignment, AssignmentEvent
+from tests.fixtures.threads import at_once
 from tests.fixtures.users import RequesterFactory, WorkerFactory
 from tests.tasks.conftest import published
 from tests.tasks.test_api import API, csrf_post, session
@@ -96,27 +94,6 @@ def test_a_move_that_cannot_be_counted_changes_nothing(batch, worker):
     )
 
 
-def _at_once(calls):
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
 @pytest.mark.django_db(transaction=True)
 def test_one_worker_claiming_in_parallel_stops_at_the_hoarding_limit(settings):
     """16 claims of one worker at once, limit 5: the worker's claim key orders them and
@@ -125,7 +102,7 @@ def test_one_worker_claiming_in_parallel_stops_at_the_hoarding_limit(settings):
     settings.FAIRTASK_MAX_ACCEPTED = 5
     batch = published(RequesterFactory(), tasks=40, assignments_per_task=1)
     worker = WorkerFactory()
-    results = _at_once([lambda: ts.assignment_claim(worker=worker, project=batch.project_id)] * 16)
+    results = at_once([lambda: ts.assignment_claim(worker=worker, project=batch.project_id)] * 16)
     made = [r for r in results if isinstance(r, Assignment)]
     refused = [r for r in results if isinstance(r, ApplicationError)]
     assert len(made) == 5 and len(refused) == 11, results
@@ -146,7 +123,7 @@ def test_racing_submits_and_a_return_move_each_assignment_once(settings):
     worker = WorkerFactory()
     claimed = [ts.assignment_claim(worker=worker, project=batch.project_id) for _ in range(8)]
     for a in claimed:
-        results = _at_once(
+        results = at_once(
             [
                 lambda a=a: ts.assignment_submit(token=a.submit_token, answers={"label": "A"}),
                 lambda a=a: ts.assignment_submit(token=a.submit_token, answers={"label": "B"}),
@@ -254,7 +231,7 @@ def test_busy_claimers_never_hear_no_task_left_while_work_is_free(settings):
             ts.assignment_submit(token=a.submit_token, answers={"label": "A"})
         return 25
 
-    results = _at_once([lambda w=w: work(w) for w in workers])
+    results = at_once([lambda w=w: work(w) for w in workers])
     assert results == [25] * 32, [r for r in results if r != 25][:3]
     assert Assignment.objects.filter(batch=batch, status="submitted").count() == 800
     sums = counters.counter_sums([batch.pk])[batch.pk]

@@ -3,17 +3,16 @@ its own database connection."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
 import pytest
-from django.db import connection
 
 from core.errors import ApplicationError
 from marketplace import counters, services
 from marketplace.models import Batch, Task
 from tasks import services as ts
 from tasks.models import Assignment
+from tests.fixtures.threads import at_once
 from tests.fixtures.users import RequesterFactory, WorkerFactory
 from tests.marketplace.conftest import escrow
 from tests.tasks.conftest import published
@@ -21,27 +20,6 @@ from tests.tasks.conftest import published
 THREADS = 64
 TASKS = 1_000
 PER_TASK = 3
-
-
-def _in_threads(target, args_list):
-    barrier = threading.Barrier(len(args_list))
-    results: list = [None] * len(args_list)
-
-    def run(i, args):
-        try:
-            barrier.wait()
-            results[i] = target(*args)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(args_list)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 @pytest.mark.django_db(transaction=True)
@@ -64,7 +42,7 @@ def test_64_workers_drain_1000_tasks_x_3_exactly(settings):
             ts.assignment_submit(token=a.submit_token, answers={"label": "Other"})
             claimed.append(a.task_id)
 
-    results = _in_threads(drain, [(w,) for w in workers])
+    results = at_once([lambda w=w: drain(w) for w in workers])
     errors = [r for r in results if isinstance(r, BaseException)]
     assert not errors, errors[:3]
     handed_out = [task_id for r in results for task_id in r]
@@ -113,7 +91,7 @@ def test_a_cancel_racing_claims_leaves_exactly_what_is_owed(settings):
     def cancel():
         return services.batch_cancel(batch=Batch.objects.get(pk=batch.pk), user=requester)
 
-    results = _in_threads(lambda f, *a: f(*a), [(claim_some, w) for w in workers] + [(cancel,)])
+    results = at_once([lambda w=w: claim_some(w) for w in workers] + [cancel])
     errors = [r for r in results if isinstance(r, BaseException)]
     assert not errors, errors[:3]
     made = Assignment.objects.filter(batch=batch).count()

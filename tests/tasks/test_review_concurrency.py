@@ -14,8 +14,8 @@ from payouts.models import LedgerTransaction, Payable
 from tasks import review
 from tasks.models import Assignment, AssignmentEvent
 from tests.fixtures.assignments import make_assignment
+from tests.fixtures.threads import at_once
 from tests.tasks.conftest import published
-from tests.tasks.test_concurrency import _in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,7 +37,7 @@ def test_approve_reject_and_auto_approval_racing_decide_each_assignment_once(req
     def auto():
         return review.assignments_auto_approve()
 
-    results = _in_threads(lambda f: f(), [(approve,), (reject,), (auto,), (approve,)])
+    results = at_once([approve, reject, auto, approve])
     unexpected = [
         r for r in results if isinstance(r, BaseException) and not isinstance(r, ApplicationError)
     ]
@@ -58,7 +58,7 @@ def test_approve_reject_and_auto_approval_racing_decide_each_assignment_once(req
     )
     assert Payable.objects.filter(assignment_id__in=ids).count() == len(approved)
     # Two settlement runs at once pay each approved assignment once.
-    _in_threads(lambda: settlement.settle_pending(), [(), ()])
+    at_once([settlement.settle_pending, settlement.settle_pending])
     assert LedgerTransaction.objects.filter(kind="settle").count() == len(approved)
     paid = sum(ledger.balance_cents(ledger.worker_account(a.worker)) for a in items)
     assert paid == sum(a.reward_cents for a in items if a.pk in approved)
