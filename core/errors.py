@@ -4,6 +4,8 @@ never becomes a 500."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Mapping
+
 
 class ApplicationError(Exception):
     """An expected failure with a message for a person.
@@ -29,3 +31,21 @@ class ApplicationError(Exception):
         self.field = field
         self.status = status
         self.extra = extra or {}
+
+
+def require_transition(
+    transitions: Mapping[str, Collection[str]],
+    old: str,
+    to: str,
+    message: Callable[[], str],
+) -> None:
+    """The check every state machine (project, batch, assignment, deposit, withdrawal)
+    makes before a move: ``to`` must be listed for ``old`` in ``transitions``, else an
+    ``illegal_transition`` (409) with ``message()`` and ``{"status", "requested"}``."""
+    if to not in transitions.get(old, ()):
+        raise ApplicationError(
+            message(),
+            code="illegal_transition",
+            status=409,
+            extra={"status": old, "requested": to},
+        )

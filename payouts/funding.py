@@ -28,7 +28,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, require_transition
 from core.money import format_cents
 from payouts import fees, ledger, stripe_gateway
 from payouts.models import (
@@ -88,13 +88,12 @@ def deposit_transition(
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("deposit_transition must run inside transaction.atomic")
     old = deposit.status
-    if to not in DEPOSIT_TRANSITIONS[old]:
-        raise ApplicationError(
-            f"This top-up is {deposit.get_status_display().lower()} and cannot become {to}.",
-            code="illegal_transition",
-            status=409,
-            extra={"status": old, "requested": to},
-        )
+    require_transition(
+        DEPOSIT_TRANSITIONS,
+        old,
+        to,
+        lambda: f"This top-up is {deposit.get_status_display().lower()} and cannot become {to}.",
+    )
     deposit.status = to
     deposit.save(update_fields=["status", *update_fields])
     return DepositEvent.objects.create(

@@ -37,7 +37,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, require_transition
 from core.money import format_cents
 from payouts import fees, ledger, stripe_gateway
 from payouts.models import (
@@ -204,10 +204,9 @@ def withdrawal_transition(
     request (``withdrawal-return-<id>``). Emails the worker on paid/failed after commit.
     Raises ApplicationError ``illegal_transition``."""
     old = withdrawal.status
-    if to not in WITHDRAWAL_TRANSITIONS[old]:
-        raise ApplicationError(
-            f"A {old} withdrawal cannot become {to}.", code="illegal_transition", status=409
-        )
+    require_transition(
+        WITHDRAWAL_TRANSITIONS, old, to, lambda: f"A {old} withdrawal cannot become {to}."
+    )
     if to == Status.PAID:
         ledger.post(
             key=f"withdrawal-paid-{withdrawal.pk}",

@@ -30,7 +30,7 @@ from django.db import DataError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, require_transition
 from marketplace import counters, templating
 from marketplace.cache import count_hit
 from marketplace.locking import WORKER_CLAIMS, run_locked
@@ -101,14 +101,15 @@ def transition(
     if not connection.in_atomic_block:
         raise RuntimeError("transition must run inside transaction.atomic with the row locked")
     old = assignment.status
-    if to not in ASSIGNMENT_TRANSITIONS[old]:
-        raise ApplicationError(
+    require_transition(
+        ASSIGNMENT_TRANSITIONS,
+        old,
+        to,
+        lambda: (
             f"This assignment {_STATE_TEXT[AssignmentStatus(old)]} and cannot be "
-            f"{_VERB_TEXT.get(AssignmentStatus(to), to)}.",
-            code="illegal_transition",
-            status=409,
-            extra={"status": old, "requested": to},
-        )
+            f"{_VERB_TEXT.get(AssignmentStatus(to), to)}."
+        ),
+    )
     now = now or timezone.now()
     assignment.status = to
     assignment.save(update_fields=["status", *update_fields])

@@ -36,7 +36,7 @@ from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from core import limits
-from core.errors import ApplicationError
+from core.errors import ApplicationError, require_transition
 from core.money import format_cents
 from core.text import clean_text
 from marketplace import counters, templating, uploads
@@ -121,13 +121,9 @@ def batch_transition(
             "batch_transition must run inside transaction.atomic with the batch locked"
         )
     old = batch.status
-    if to not in BATCH_TRANSITIONS[old]:
-        raise ApplicationError(
-            f"This batch {_STATE[old]} and cannot be {_VERB[to]}.",
-            code="illegal_transition",
-            status=409,
-            extra={"status": old, "requested": to},
-        )
+    require_transition(
+        BATCH_TRANSITIONS, old, to, lambda: f"This batch {_STATE[old]} and cannot be {_VERB[to]}."
+    )
     now = timezone.now()
     batch.status = to
     batch.updated_at = now

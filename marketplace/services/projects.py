@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import limits
-from core.errors import ApplicationError
+from core.errors import ApplicationError, require_transition
 from core.money import format_cents
 from core.text import check_json_value, clean_text
 from marketplace import builtin_templates, templating
@@ -548,14 +548,15 @@ def project_transition(
     (old, new, actor, reason) in the caller's transaction. Raises ApplicationError
     ``illegal_transition`` (409) for a move the table does not list."""
     old = project.status
-    if to not in PROJECT_TRANSITIONS.get(old, frozenset()):
-        raise ApplicationError(
+    require_transition(
+        PROJECT_TRANSITIONS,
+        old,
+        to,
+        lambda: (
             f"A project that is {ProjectStatus(old).label.lower()} cannot become "
-            f"{ProjectStatus(to).label.lower()}.",
-            code="illegal_transition",
-            status=409,
-            extra={"status": old, "requested": to},
-        )
+            f"{ProjectStatus(to).label.lower()}."
+        ),
+    )
     now = timezone.now()
     project.status = to
     project.updated_at = now
