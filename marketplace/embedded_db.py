@@ -111,8 +111,9 @@ def _wait_until_ready(pgdata: Path, *, timeout: float) -> None:
             lines = pidfile.read_text().splitlines()
         except OSError:
             lines = []
-        pid = _postmaster_pid(pgdata)
-        if len(lines) >= 8 and lines[7].strip() == "ready" and pid and _pid_alive(pid):
+        # Line 1 is the postmaster's pid, line 8 its status.
+        ready = len(lines) >= 8 and lines[7].strip() == "ready" and lines[0].strip().isdigit()
+        if ready and _pid_alive(int(lines[0])):
             return
         time.sleep(0.2)
     log = pgdata / "log"

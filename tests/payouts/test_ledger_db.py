@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from django.db import IntegrityError, ProgrammingError, connection, transaction
+from django.db import IntegrityError, OperationalError, ProgrammingError, connection, transaction
 
 from payouts import ledger
 from payouts.models import LedgerAccount, LedgerEntry, LedgerTransaction
@@ -381,8 +381,6 @@ def test_raw_posts_that_take_no_lock_are_ordered_or_refused(requester, worker):
     (``ledger.post`` and settlement do). The row trigger's lock orders them; an entry
     whose id was drawn before another was posted is refused as a serialization failure.
     Whatever commits chains: each stored balance after is the running sum in id order."""
-    from django.db import OperationalError
-
     ledger.deposit(key="deposit-cs_1", user=requester, amount_cents=10_000)
     req, wrk = ledger.requester_account(requester), ledger.worker_account(worker)
     committed: list[int] = []
