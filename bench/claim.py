@@ -270,23 +270,71 @@ async def worker_loop(
         stats["completed"] += 1
 
 
+# --- CPU accounting (Linux /proc): where a phase's CPU went --------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_cpu(pid: str) -> tuple[str, int, float]:
+    """(command name, parent pid, CPU seconds) of one process, from /proc/<pid>/stat."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    name = raw[raw.index("(") + 1 : raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2 :].split()
+    # fields[1] is ppid; utime, stime, cutime, cstime are fields 14-17 of stat (11-14
+    # here). The children's part keeps the CPU of processes that exited and were waited
+    # for (a replaced gunicorn worker, a closed PostgreSQL backend) in the sum.
+    return name, int(fields[1]), sum(int(f) for f in fields[11:15]) / _TICK
+
+
+def cpu_snapshot(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the gunicorn server (master and its workers), by every
+    PostgreSQL process on this machine (the bench's backends; on a shared machine, others'
+    too) and by this client process."""
+    out = {"server": 0.0, "postgres": 0.0}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            name, ppid, cpu = _proc_cpu(pid)
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        if int(pid) == server_pid or ppid == server_pid:
+            out["server"] += cpu
+        elif name.startswith("postgres"):
+            out["postgres"] += cpu
+    t = os.times()
+    out["client"] = t.user + t.system
+    return out
+
+
 async def drive(
-    port: int, workers: list[dict], claim_path_for: Any, submit_path: Any, seconds: float
+    port: int,
+    workers: list[dict],
+    claim_path_for: Any,
+    submit_path: Any,
+    seconds: float,
+    server_pid: int | None = None,
 ) -> dict:
     stats: dict[str, Any] = {"accept": [], "submit": [], "completed": 0, "errors": {}}
-    # Warm up: one connection per worker opened (and a gunicorn thread touched).
+    before = cpu_snapshot(server_pid) if server_pid and Path("/proc/self/stat").exists() else None
     start = time.perf_counter()
     deadline = start + seconds
     await asyncio.gather(
         *(worker_loop(port, w, claim_path_for(w), submit_path, deadline, stats) for w in workers)
     )
     stats["elapsed"] = time.perf_counter() - start
+    if before is not None:
+        after = cpu_snapshot(server_pid)  # type: ignore[arg-type]
+        stats["cpu"] = {k: after[k] - before[k] for k in before}
     return stats
 
 
 def merged(parts: list[dict]) -> dict:
     out: dict[str, Any] = {"accept": [], "submit": [], "completed": 0, "errors": {}, "elapsed": 0.0}
+    out["cpu"] = {}
     for part in parts:
+        for k, v in part.get("cpu", {}).items():
+            out["cpu"][k] = out["cpu"].get(k, 0.0) + v
         out["accept"] += part["accept"]
         out["submit"] += part["submit"]
         out["completed"] += part["completed"]
@@ -294,6 +342,11 @@ def merged(parts: list[dict]) -> dict:
         for code, n in part["errors"].items():
             out["errors"][code] = out["errors"].get(code, 0) + n
     return out
+
+
+def per_pair_cpu(stats: dict) -> dict[str, float]:
+    n = stats["completed"]
+    return {k: round(1000 * v / n, 2) for k, v in stats.get("cpu", {}).items()} if n else {}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -356,6 +409,9 @@ def main() -> None:
             "CLAIMS_PER_MINUTE": UNLIMITED,
             "API_RATE": "100000000/s",
             "MAX_ACCEPTED": "5",
+            # Steady state: no worker recycling (gunicorn.conf.py's max_requests, a leak
+            # guard) mid-run, which would land on the real or the floor phase by chance.
+            "GUNICORN_MAX_REQUESTS": "0",
         }
         tmp = Path(tempfile.mkdtemp(prefix="bench-claim-"))
         server, port = start_gunicorn(
@@ -382,8 +438,12 @@ def main() -> None:
         slice_s = args.seconds / args.slices
         real_parts, floor_parts = [], []
         for _ in range(args.slices):
-            real_parts.append(asyncio.run(drive(port, workers, real_path, real_submit, slice_s)))
-            floor_parts.append(asyncio.run(drive(port, workers, floor_path, floor_submit, slice_s)))
+            real_parts.append(
+                asyncio.run(drive(port, workers, real_path, real_submit, slice_s, server.pid))
+            )
+            floor_parts.append(
+                asyncio.run(drive(port, workers, floor_path, floor_submit, slice_s, server.pid))
+            )
         real, floor = merged(real_parts), merged(floor_parts)
         duplicates, over = integrity([batch_id, floor_batch])
     finally:
@@ -413,6 +473,9 @@ def main() -> None:
         "ratio": round(per_s / floor_per_s, 2) if floor_per_s else None,
         "errors": real["errors"],
         "floor_errors": floor["errors"],
+        # Milliseconds of CPU per completed pair, by process group (see cpu_snapshot).
+        "cpu_ms_per_pair": per_pair_cpu(real),
+        "floor_cpu_ms_per_pair": per_pair_cpu(floor),
         "gunicorn": f"{args.gunicorn_workers} gthread workers x {args.threads} threads",
         "machine": f"{os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}",
         "load_avg_1m": round(os.getloadavg()[0], 1),
