@@ -31,7 +31,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.errors import ApplicationError, require_transition
-from marketplace import counters, templating
+from marketplace import counters, prepared, templating
 from marketplace.cache import count_hit
 from marketplace.locking import WORKER_CLAIMS, run_locked
 from marketplace.models import (
@@ -350,6 +350,7 @@ WHERE p.id = %(project)s
 ORDER BY b.published_at, b.id
 """
 _OPEN = sorted(str(s) for s in BATCH_OPEN_STATUSES)
+_CLAIM_READ = prepared.Statement("ft_claim_read", _CLAIM_READ_SQL)
 
 
 def _hoarding_error(holding: int) -> ApplicationError:
@@ -394,10 +395,11 @@ def _claim_in(
         **counter_params,
         **extra,
     }
+    claim = prepared.statement("ft_claim", _CLAIM_SQL.format(take=take, counter=counter_sql))
     try:
         locked, rows = run_locked(
-            sql=_CLAIM_SQL.format(take=take, counter=counter_sql),
-            params=params,
+            sql=claim.sql(),
+            params=claim.params(params),
             shared=[batch.pk],
             keys=(WORKER_CLAIMS, [worker.pk]),
         )
@@ -451,8 +453,8 @@ def assignment_claim(
     now = now or timezone.now()
     project_id = project if isinstance(project, int) else project.pk
     with connection.cursor() as cursor:
-        cursor.execute(
-            _CLAIM_READ_SQL, {"worker": worker.pk, "open": _OPEN, "now": now, "project": project_id}
+        _CLAIM_READ.execute(
+            cursor, {"worker": worker.pk, "open": _OPEN, "now": now, "project": project_id}
         )
         rows = cursor.fetchall()
     if not rows:
@@ -652,7 +654,7 @@ SELECT a.submit_nonce, a.status, a.deadline, a.accepted_at, a.batch_id, a.task_i
 FROM tasks_assignment a
 JOIN marketplace_batch b ON b.id = a.batch_id
 JOIN marketplace_task t ON t.id = a.task_id
-WHERE a.id = %s
+WHERE a.id = %(id)s
 """
 # ``transition()``'s accepted -> submitted move as one statement (a conditional UPDATE
 # whose row count is checked): the row, its event and its counters, all or nothing. The
@@ -674,6 +676,7 @@ SELECT s.id, CASE WHEN s.id IS NULL THEN 1 ELSE 1 / (SELECT count(*)::int FROM c
 FROM (SELECT 1) one LEFT JOIN s ON true
 """
 assert AssignmentStatus.SUBMITTED in ASSIGNMENT_TRANSITIONS[AssignmentStatus.ACCEPTED]
+_SUBMIT_READ = prepared.Statement("ft_submit_read", _SUBMIT_READ_SQL)
 
 
 def assignment_submit(*, token: str, answers: Any, now: datetime | None = None) -> Assignment:
@@ -690,7 +693,7 @@ def assignment_submit(*, token: str, answers: Any, now: datetime | None = None) 
     now = now or timezone.now()
     assignment_id = parse_token(token)
     with connection.cursor() as cursor:
-        cursor.execute(_SUBMIT_READ_SQL, [assignment_id])
+        _SUBMIT_READ.execute(cursor, {"id": assignment_id})
         row = cursor.fetchone()
     if row is None:
         raise _bad_token()
@@ -732,10 +735,11 @@ def assignment_submit(*, token: str, answers: Any, now: datetime | None = None) 
             "work_seconds": int((now - accepted_at).total_seconds()),
         }
     )
+    submit = prepared.statement("ft_submit", _SUBMIT_SQL.format(counter=counter_sql))
     try:
         with connection.cursor() as cursor:
-            cursor.execute(
-                _SUBMIT_SQL.format(counter=counter_sql),
+            submit.execute(
+                cursor,
                 {
                     "id": assignment_id,
                     "answers": json.dumps(cleaned, ensure_ascii=False),
