@@ -9,20 +9,25 @@ cookies read, no CSRF: the token is the secret).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.exceptions import NotAuthenticated, PermissionDenied
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.api.pagination import Pagination
+from marketplace.api.plain import api_view, json_body
 from marketplace.models import Task, User
 from tasks import selectors, services
-from tasks.models import AssignmentStatus
+from tasks.models import Assignment, AssignmentStatus
 
 
 class IsWorker(BasePermission):
@@ -33,25 +38,33 @@ class IsWorker(BasePermission):
         return bool(user and user.is_authenticated and user.is_worker)
 
 
-class AssignmentSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=AssignmentStatus.choices)
-    project_id = serializers.IntegerField(source="batch.project_id")
-    project_title = serializers.CharField(source="batch.project.title")
-    batch_id = serializers.IntegerField()
-    task_id = serializers.IntegerField()
-    reward_cents = serializers.IntegerField()
-    accepted_at = serializers.DateTimeField()
-    deadline = serializers.DateTimeField()
-    submitted_at = serializers.DateTimeField(allow_null=True)
-    auto_approve_at = serializers.DateTimeField(allow_null=True)
-    answers = serializers.JSONField()
-    submit_token = serializers.SerializerMethodField(
-        help_text="The secret the work frame submits with (accepted assignments only)."
-    )
+def _when(value: datetime | None) -> str | None:
+    """A time as the rest of the API writes it (DRF's ISO 8601, UTC as ``Z``)."""
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
-    def get_submit_token(self, obj: Any) -> str | None:
-        return obj.submit_token if obj.status == AssignmentStatus.ACCEPTED else None
+
+def assignment_json(a: Assignment) -> dict[str, Any]:
+    """An assignment as every worker endpoint answers it. ``submit_token`` is the secret
+    the work frame submits with (accepted assignments only, else null). Needs
+    ``a.batch.project`` loaded (the claim services and ``selectors`` do)."""
+    return {
+        "id": a.pk,
+        "status": a.status,
+        "project_id": a.batch.project_id,
+        "project_title": a.batch.project.title,
+        "batch_id": a.batch_id,
+        "task_id": a.task_id,
+        "reward_cents": a.reward_cents,
+        "accepted_at": _when(a.accepted_at),
+        "deadline": _when(a.deadline),
+        "submitted_at": _when(a.submitted_at),
+        "auto_approve_at": _when(a.auto_approve_at),
+        "answers": a.answers,
+        "submit_token": a.submit_token if a.status == AssignmentStatus.ACCEPTED else None,
+    }
 
 
 class SubmitSerializer(serializers.Serializer):
@@ -65,7 +78,7 @@ def _user(request: Request) -> User:
 
 def _one(request: Request, assignment_id: int, *, code: int = status.HTTP_200_OK) -> Response:
     a = selectors.assignment_for(_user(request), assignment_id)
-    return Response(AssignmentSerializer(a).data, status=code)
+    return Response(assignment_json(a), status=code)
 
 
 class WorkerView(APIView):
@@ -76,40 +89,42 @@ class WorkerView(APIView):
     schema = None
 
 
-class ProjectClaimView(WorkerView):
-    # Claims have their own per-worker limit (FAIRTASK_CLAIMS_PER_MINUTE, one cache hit in
-    # the service), lower than the API rate: no second count here.
-    throttle_classes: list = []
+@api_view("POST")
+def project_claim(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Accept the next free task of a project: 201 with the assignment. The hottest
+    endpoint, so a plain view (``marketplace.api.plain``) with ``WorkerView``'s contract:
+    session and CSRF (Django's middleware), workers only. Claims have their own
+    per-worker limit (``FAIRTASK_CLAIMS_PER_MINUTE``, one cache hit in the service),
+    lower than the API rate, so no second count here."""
+    # The service reads the project with its open batches (404 if there is none).
+    a = services.assignment_claim(worker=_signed_in_worker(request), project=project_id)
+    return JsonResponse(assignment_json(a), status=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        summary="Accept the next free task of a project",
-        request=None,
-        responses={201: AssignmentSerializer},
-    )
-    def post(self, request: Request, project_id: int) -> Response:
-        # The service reads the project with its open batches (404 if there is none).
-        a = services.assignment_claim(worker=_user(request), project=project_id)
-        return Response(AssignmentSerializer(a).data, status=status.HTTP_201_CREATED)
+
+def _signed_in_worker(request: HttpRequest) -> User:
+    """``request.user`` if a signed-in worker, else the refusals ``WorkerView`` gives."""
+    user = request.user
+    if not user.is_authenticated:
+        refusal = NotAuthenticated()
+        refusal.status_code = status.HTTP_403_FORBIDDEN  # as DRF for session auth (no header)
+        raise refusal
+    if not IsWorker().has_permission(request, None):  # type: ignore[arg-type]
+        raise PermissionDenied(IsWorker.message)
+    return cast(User, user)
 
 
 class TaskClaimView(WorkerView):
     throttle_classes: list = []  # as ProjectClaimView
 
-    @extend_schema(summary="Accept one task", request=None, responses={201: AssignmentSerializer})
     def post(self, request: Request, task_id: int) -> Response:
         task = Task.objects.filter(pk=task_id).first()
         if task is None:
             return _not_found("Task not found.")
         a = services.assignment_claim_task(worker=_user(request), task=task)
-        return Response(AssignmentSerializer(a).data, status=status.HTTP_201_CREATED)
+        return Response(assignment_json(a), status=status.HTTP_201_CREATED)
 
 
 class AssignmentListView(WorkerView):
-    @extend_schema(
-        summary="List your assignments (newest first)",
-        parameters=[OpenApiParameter("status", str, enum=AssignmentStatus.values)],
-        responses={200: AssignmentSerializer(many=True)},
-    )
     def get(self, request: Request) -> Response:
         wanted = request.query_params.get("status")
         if wanted is not None and wanted not in AssignmentStatus.values:
@@ -127,60 +142,41 @@ class AssignmentListView(WorkerView):
         page = paginator.paginate_queryset(
             selectors.worker_assignments(_user(request), status=wanted), request, view=self
         )
-        return paginator.get_paginated_response(AssignmentSerializer(page, many=True).data)
+        return paginator.get_paginated_response([assignment_json(a) for a in page])
 
 
 class AssignmentDetailView(WorkerView):
-    @extend_schema(summary="Get one of your assignments", responses={200: AssignmentSerializer})
     def get(self, request: Request, assignment_id: int) -> Response:
         return _one(request, assignment_id)
 
 
 class AssignmentReturnView(WorkerView):
-    @extend_schema(
-        summary="Return an accepted task", request=None, responses={200: AssignmentSerializer}
-    )
     def post(self, request: Request, assignment_id: int) -> Response:
         services.assignment_return(worker=_user(request), assignment_id=assignment_id)
         return _one(request, assignment_id)
 
 
 class AssignmentNextView(WorkerView):
-    @extend_schema(
-        summary="Accept the next task of the same project",
-        request=None,
-        responses={201: AssignmentSerializer},
-    )
     def post(self, request: Request, assignment_id: int) -> Response:
         after = selectors.assignment_for(_user(request), assignment_id)
         a = services.assignment_claim_next(worker=_user(request), after=after)
-        return Response(AssignmentSerializer(a).data, status=status.HTTP_201_CREATED)
+        return Response(assignment_json(a), status=status.HTTP_201_CREATED)
 
 
-class SubmitView(APIView):
-    # The token is the credential: no session is read (so no CSRF), any origin may post.
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    throttle_classes: list = []
-    schema = None
-
-    @extend_schema(
-        summary="Submit the answers of an assignment (authenticated by its submit token)",
-        request=SubmitSerializer,
-        responses={
-            200: OpenApiResponse(description="{id, status: submitted}"),
-        },
-        auth=[],
+@csrf_exempt  # the token is the credential: no session is read, any origin may post
+@api_view("POST")
+def submit(request: HttpRequest) -> HttpResponse:
+    """Submit the answers of an assignment, authenticated by its submit token alone
+    (the sandboxed frame has no session): 200 ``{id, status: "submitted"}``. A plain
+    view like ``project_claim``; not throttled."""
+    body = SubmitSerializer(data=json_body(request))
+    body.is_valid(raise_exception=True)
+    a = services.assignment_submit(
+        token=body.validated_data["token"], answers=body.validated_data["answers"]
     )
-    def post(self, request: Request) -> Response:
-        body = SubmitSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        a = services.assignment_submit(
-            token=body.validated_data["token"], answers=body.validated_data["answers"]
-        )
-        response = Response({"id": a.pk, "status": a.status})
-        response["Access-Control-Allow-Origin"] = "*"
-        return response
+    response = JsonResponse({"id": a.pk, "status": a.status})
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 def _not_found(message: str) -> Response:

@@ -7,7 +7,7 @@ from tasks import api
 app_name = "worker_api"
 
 urlpatterns = [
-    path("projects/<int:project_id>/claim/", api.ProjectClaimView.as_view(), name="project_claim"),
+    path("projects/<int:project_id>/claim/", api.project_claim, name="project_claim"),
     path("tasks/<int:task_id>/claim/", api.TaskClaimView.as_view(), name="task_claim"),
     path("assignments/", api.AssignmentListView.as_view(), name="assignment_list"),
     path(
@@ -25,5 +25,5 @@ urlpatterns = [
         api.AssignmentNextView.as_view(),
         name="assignment_next",
     ),
-    path("submit/", api.SubmitView.as_view(), name="submit"),
+    path("submit/", api.submit, name="submit"),
 ]

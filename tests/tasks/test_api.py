@@ -206,3 +206,61 @@ def test_own_task_and_rate_limit_in_the_api(settings):
     assert_error(
         csrf_post(client, f"{API}/projects/{batch.project_id}/claim/"), 429, "rate_limited"
     )
+
+
+def test_the_plain_claim_and_submit_views_keep_the_api_contract(batch, worker, requester):
+    """The claim and the submit are plain Django views (``marketplace.api.plain``), not
+    DRF's: they must still answer every refusal in the API's shape, as DRF did."""
+    claim_path = f"{API}/projects/{batch.project_id}/claim/"
+    # Anonymous, a requester, no CSRF token, the wrong method: refused, nothing taken.
+    assert_error(
+        csrf_post(APIClient(enforce_csrf_checks=True), claim_path), 403, "not_authenticated"
+    )
+    assert_error(csrf_post(session(requester), claim_path), 403, "permission_denied")
+    assert_error(
+        session(worker).post(claim_path, {}, format="json"),
+        403,
+        "csrf_failed",
+        message="CSRF check failed",
+    )
+    wrong = session(worker).get(claim_path)
+    assert_error(wrong, 405, "method_not_allowed")
+    assert wrong["Allow"] == "POST"
+    assert not Assignment.objects.exists()
+
+    body = claim(session(worker), batch)
+    assert set(body) == {
+        "id", "status", "project_id", "project_title", "batch_id", "task_id", "reward_cents",
+        "accepted_at", "deadline", "submitted_at", "auto_approve_at", "answers", "submit_token",
+    }  # fmt: skip
+    assert body["accepted_at"].endswith("Z") and body["submitted_at"] is None
+
+    frame = APIClient(enforce_csrf_checks=True)
+    submit = f"{API}/submit/"
+    assert_error(
+        frame.post(submit, "{not json", content_type="application/json"), 400, "parse_error"
+    )
+    assert_error(
+        frame.post(
+            submit,
+            f"token={body['submit_token']}&answers=%7B%7D",
+            content_type="application/x-www-form-urlencoded",
+        ),
+        415,
+        "unsupported_media_type",
+    )
+    deep = '{"token": "1.x", "answers": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    assert_error(frame.post(submit, deep, content_type="application/json"), 400, "parse_error")
+    assert_error(frame.get(submit), 405, "method_not_allowed")
+    assert_error(
+        frame.post(submit, {"token": "x" * 201, "answers": {}}, format="json"),
+        400,
+        "invalid",
+        field="token",
+    )
+    assert Assignment.objects.get(pk=body["id"]).status == "accepted"
+    ok = frame.post(
+        submit, {"token": body["submit_token"], "answers": {"label": "Other"}}, format="json"
+    )
+    assert ok.status_code == 200 and ok.json() == {"id": body["id"], "status": "submitted"}
+    assert ok["Access-Control-Allow-Origin"] == "*"
