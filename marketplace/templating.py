@@ -17,6 +17,7 @@ import html
 import json
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from html.parser import HTMLParser
 from typing import Any
 
@@ -113,6 +114,50 @@ def field_names(task_html: str) -> frozenset[str]:
     parser.feed(task_html)
     parser.close()
     return frozenset(parser.names)
+
+
+class _PlaceholdersInText(_FieldNames):
+    """``_FieldNames`` over a raw template that also counts the placeholders it meets in
+    text (data, comments, script and style content), where no row value can add or
+    change a field: values are HTML-escaped, so they carry no ``<``, ``>`` or quote."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_text = 0
+
+    def handle_data(self, data: str) -> None:
+        self.in_text += len(PLACEHOLDER_RE.findall(data))
+
+    handle_comment = handle_data
+
+
+# A placeholder right after "<" or "</" can become a tag name ("<${tag} name=…>").
+_OPENS_MARKUP_RE = re.compile(r"<[/!?]?\$\{")
+
+
+@lru_cache(maxsize=512)
+def template_field_names(template_html: str) -> frozenset[str] | None:
+    """The field names every row of ``template_html`` renders to, or None when they may
+    depend on the row: a placeholder inside a tag (``name="${n}"``, ``<input ${attrs}>``,
+    ``<in${x}``) or right after ``<``. Decided once per template (cached) from the raw
+    template: every placeholder must be met in text and none may open markup."""
+    if _OPENS_MARKUP_RE.search(template_html):
+        return None
+    parser = _PlaceholdersInText()
+    parser.feed(template_html)
+    parser.close()
+    if parser.in_text != len(PLACEHOLDER_RE.findall(template_html)):
+        return None
+    return frozenset(parser.names)
+
+
+def task_field_names(template_html: str, row: Mapping[str, Any]) -> frozenset[str]:
+    """``field_names(render(template_html, row))``, without rendering and parsing each
+    task when the template's field names cannot depend on its rows (the usual case:
+    placeholders in text). Raises like ``render`` for a row that lacks a value."""
+    html_text = render(template_html, row)
+    static = template_field_names(template_html)
+    return static if static is not None else field_names(html_text)
 
 
 # --- Warnings: a template that saves but will not work as meant ----------------------

@@ -725,8 +725,8 @@ def assignment_submit(*, token: str, answers: Any, now: datetime | None = None) 
         )
     if isinstance(data, str):  # Django leaves jsonb to JSONField to decode
         data = json.loads(data)
-    html = templating.render(template_html, data)
-    cleaned = clean_answers(answers=answers, allowed=templating.field_names(html))
+    allowed = templating.task_field_names(template_html, data)
+    cleaned = clean_answers(answers=answers, allowed=allowed)
     assert delay is not None  # frozen at publish
     counter_sql, counter_params = counters.counters_add_sql(
         deltas={

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.errors import ApplicationError
 from marketplace import builtin_templates, templating
@@ -190,3 +192,89 @@ def test_scripts_and_stylesheets_from_elsewhere_are_warned_about():
         "The stylesheet https://cdn.example/s.css will not load: the task frame only uses "
         "styles written in the template itself.",
     ]
+
+
+# --- Field names decided once per template ---------------------------------------------
+
+_FRAGMENTS = [
+    '<input name="a">',
+    "<input name=b>",
+    '<select name="s"><option>${x}</option></select>',
+    '<textarea name="t">${y}</textarea>',
+    '<input name="${x}">',
+    "<input name=${y}>",
+    "<input ${x}>",
+    "<${x} name=c>",
+    "</${y}>",
+    '<in${x} name="d">',
+    "<p>${x}</p>",
+    "${y}",
+    " text ",
+    "<!-- ${x} -->",
+    "<!--",
+    "-->",
+    "<script>",
+    "</script>",
+    "<style>${y}</style>",
+    "&",
+    "&amp;",
+    "<",
+    ">",
+    '"',
+    "<![CDATA[${x}]]>",
+    "<?${y}?>",
+    "<div title='${x}'>",
+]
+_VALUES = [
+    "",
+    "input",
+    "script",
+    "a",
+    "input name=z",
+    'x" name="q',
+    "<input name=w>",
+    "&lt;",
+    "-->",
+]
+
+
+@given(
+    parts=st.lists(st.sampled_from(_FRAGMENTS), max_size=8),
+    rows=st.lists(
+        st.fixed_dictionaries({"x": st.sampled_from(_VALUES), "y": st.sampled_from(_VALUES)}),
+        min_size=1,
+        max_size=4,
+    ),
+)
+@settings(max_examples=400, deadline=None, database=None)
+def test_a_templates_own_field_names_are_those_of_every_row_it_renders(parts, rows):
+    """When ``template_field_names`` says a template's field names do not depend on its
+    rows, rendering any row and parsing it gives exactly those names; when it cannot
+    tell, it says None (and the submit parses each rendered task)."""
+    template = "".join(parts)
+    static = templating.template_field_names(template)
+    for row in rows:
+        rendered = templating.field_names(templating.render(template, row))
+        assert templating.task_field_names(template, row) == rendered
+        if static is not None:
+            assert static == rendered, (template, row)
+
+
+@pytest.mark.parametrize(
+    ("template", "static"),
+    [
+        ('<p>${text}</p><input name="label" value="A">', frozenset({"label"})),
+        ('<img src="${url}"><input name="label">', None),  # in a tag: parsed per row
+        ('<input name="q_${n}">', None),
+        ("<${tag} name=x>", None),
+        ("<script>var t = '${text}';</script><textarea name=t></textarea>", frozenset({"t"})),
+    ],
+)
+def test_which_templates_have_row_independent_field_names(template, static):
+    assert templating.template_field_names(template) == static
+
+
+def test_task_field_names_still_refuses_a_row_without_a_value():
+    with pytest.raises(ApplicationError) as caught:
+        templating.task_field_names("<p>${text}</p><input name=a>", {})
+    assert caught.value.code == "missing_field"
