@@ -14,6 +14,9 @@ handler404 = "marketplace.error_views.page_not_found"
 handler500 = "marketplace.error_views.server_error"
 
 urlpatterns = [
+    # First: Django tries these in order on every request, and the worker API's claim and
+    # submit are the most frequent requests there are.
+    path("api/v1/worker/", include("tasks.api_urls")),
     path("", views.landing, name="landing"),
     path("home/", views.home, name="home"),
     path("work/", include("tasks.home_urls")),
@@ -23,7 +26,6 @@ urlpatterns = [
     # Review and results (tasks owns assignments; marketplace never imports tasks).
     path("requester/", include("tasks.review_urls")),
     path("frame/", include("tasks.urls")),
-    path("api/v1/worker/", include("tasks.api_urls")),
     path("api/v1/", include("tasks.review_api_urls")),
     path("api/v1/", include("marketplace.api.urls")),
     re_path(r"^api/", api_not_found),

@@ -15,7 +15,7 @@ from typing import Any, cast
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.permissions import BasePermission
@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import ApplicationError
 from marketplace.api.pagination import Pagination
 from marketplace.api.plain import api_view, json_body
 from marketplace.models import Task, User
@@ -67,9 +68,29 @@ def assignment_json(a: Assignment) -> dict[str, Any]:
     }
 
 
-class SubmitSerializer(serializers.Serializer):
-    token = serializers.CharField(max_length=200)
-    answers = serializers.JSONField()
+MAX_TOKEN_LENGTH = 200
+
+
+def _submit_body(request: HttpRequest) -> tuple[str, Any]:
+    """``(token, answers)`` of a submit's JSON body ``{"token": "…", "answers": {…}}``;
+    the answers themselves are checked by the service against the task's form."""
+    body = json_body(request)
+    if not isinstance(body, dict):
+        raise ApplicationError(
+            'Send a JSON object: {"token": "…", "answers": {…}}.', code="invalid"
+        )
+    token = body.get("token")
+    if not isinstance(token, str) or not token.strip():
+        raise ApplicationError("The submit token is missing.", code="invalid", field="token")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise ApplicationError(
+            f"The submit token is longer than {MAX_TOKEN_LENGTH} characters.",
+            code="invalid",
+            field="token",
+        )
+    if "answers" not in body:
+        raise ApplicationError("The answers are missing.", code="invalid", field="answers")
+    return token, body["answers"]
 
 
 def _user(request: Request) -> User:
@@ -169,11 +190,8 @@ def submit(request: HttpRequest) -> HttpResponse:
     """Submit the answers of an assignment, authenticated by its submit token alone
     (the sandboxed frame has no session): 200 ``{id, status: "submitted"}``. A plain
     view like ``project_claim``; not throttled."""
-    body = SubmitSerializer(data=json_body(request))
-    body.is_valid(raise_exception=True)
-    a = services.assignment_submit(
-        token=body.validated_data["token"], answers=body.validated_data["answers"]
-    )
+    token, answers = _submit_body(request)
+    a = services.assignment_submit(token=token, answers=answers)
     response = JsonResponse({"id": a.pk, "status": a.status})
     response["Access-Control-Allow-Origin"] = "*"
     return response

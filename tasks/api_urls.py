@@ -7,6 +7,8 @@ from tasks import api
 app_name = "worker_api"
 
 urlpatterns = [
+    # The two most frequent requests first (Django tries the patterns in order).
+    path("submit/", api.submit, name="submit"),
     path("projects/<int:project_id>/claim/", api.project_claim, name="project_claim"),
     path("tasks/<int:task_id>/claim/", api.TaskClaimView.as_view(), name="task_claim"),
     path("assignments/", api.AssignmentListView.as_view(), name="assignment_list"),
@@ -25,5 +27,4 @@ urlpatterns = [
         api.AssignmentNextView.as_view(),
         name="assignment_next",
     ),
-    path("submit/", api.submit, name="submit"),
 ]

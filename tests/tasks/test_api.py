@@ -258,6 +258,14 @@ def test_the_plain_claim_and_submit_views_keep_the_api_contract(batch, worker, r
         "invalid",
         field="token",
     )
+    for bad, field in [
+        ([body["submit_token"]], None),
+        ({"answers": {"label": "Other"}}, "token"),
+        ({"token": "   ", "answers": {}}, "token"),
+        ({"token": 12, "answers": {}}, "token"),
+        ({"token": body["submit_token"]}, "answers"),
+    ]:
+        assert_error(frame.post(submit, bad, format="json"), 400, "invalid", field=field)
     assert Assignment.objects.get(pk=body["id"]).status == "accepted"
     ok = frame.post(
         submit, {"token": body["submit_token"], "answers": {"label": "Other"}}, format="json"
