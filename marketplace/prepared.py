@@ -21,8 +21,10 @@ Usage: declare a statement once at import (``Statement("name", sql)``, with the 
 ``stmt.params(params)`` for its arguments. The first use on a database connection sends
 the ``PREPARE`` (one extra round trip per connection and statement; connections are
 persistent). A prepared statement lives as long as its session and survives
-rollbacks; behind a pooler in transaction mode (pgbouncer) it would not, which is one
-reason we connect directly (``docs/operations.md``).
+rollbacks. Behind a pooler in transaction mode (PgBouncer) consecutive transactions
+may use different sessions, so there the setting ``FAIRTASK_PREPARED_STATEMENTS``
+(``DB_PREPARED_STATEMENTS``; off by default with ``CONN_MAX_AGE=0``) sends each
+statement as plain SQL instead (``docs/operations.md``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -67,13 +70,17 @@ class Statement:
             if missing:
                 raise ValueError(f"give every parameter a type, or none: {missing}")
             signature = "(" + ", ".join(types[n] for n in self.names) + ")"
+        self.text = sql
         self._prepare = f"PREPARE {name}{signature} AS {body}"
         args = ", ".join(f"%({n})s" for n in self.names)
         self._execute = f"EXECUTE {name}({args})" if self.names else f"EXECUTE {name}"
 
     def sql(self) -> str:
         """The ``EXECUTE`` to send on the default connection, preparing the statement
-        there first if this connection has not yet."""
+        there first if this connection has not yet; the statement's own text when
+        ``FAIRTASK_PREPARED_STATEMENTS`` is off (same parameters either way)."""
+        if not settings.FAIRTASK_PREPARED_STATEMENTS:
+            return self.text
         connection.ensure_connection()
         raw = connection.connection
         done = _prepared.setdefault(raw, set())

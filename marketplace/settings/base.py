@@ -15,6 +15,7 @@ from marketplace.settings.env import (
     env_list,
     env_str,
     logging_config,
+    prepared_statements,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -121,6 +122,11 @@ if EMBEDDED_DATABASE:
 # several-fold throughput), statement and lock timeouts, and the PgBouncer switch: see
 # env.database_settings and docs/operations.md ("Connection budget").
 DATABASES = {"default": database_settings(url=DATABASE_URL)}
+# The claim's and the submit's statements are prepared once per connection
+# (marketplace.prepared). A prepared statement lives in one database session, so this
+# needs persistent connections straight to PostgreSQL: it is off when CONN_MAX_AGE=0,
+# and DB_PREPARED_STATEMENTS=0 turns it off behind PgBouncer in transaction mode.
+FAIRTASK_PREPARED_STATEMENTS = prepared_statements(DATABASES["default"])
 # The owner's credentials, swapped in by marketplace.db_roles.connected_as_owner.
 DATABASE_OWNER: dict | None = None
 if DATABASE_OWNER_URL is not None:

@@ -223,6 +223,17 @@ def database_settings(
     return config
 
 
+def prepared_statements(
+    database: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> bool:
+    """``FAIRTASK_PREPARED_STATEMENTS`` for the connection settings ``database``
+    (``database_settings``): ``DB_PREPARED_STATEMENTS`` if given, else on exactly when
+    connections persist (``CONN_MAX_AGE`` > 0): a statement prepared for one request
+    only would cost a round trip more, not less."""
+    source: Mapping[str, str] = os.environ if environ is None else environ
+    return env_bool("DB_PREPARED_STATEMENTS", database["CONN_MAX_AGE"] != 0, source)
+
+
 # --- Logging ----------------------------------------------------------------------------
 
 

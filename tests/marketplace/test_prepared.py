@@ -73,3 +73,26 @@ def test_statements_from_text_are_made_once_and_named_by_their_text():
 def test_names_must_be_plain_identifiers(name):
     with pytest.raises(ValueError, match="bad statement name"):
         prepared.Statement(name, "SELECT 1")
+
+
+@fresh_sessions
+def test_switched_off_the_statements_run_as_plain_sql(settings):
+    """Behind PgBouncer in transaction mode (DB_PREPARED_STATEMENTS=0) nothing is
+    prepared: consecutive transactions may run in different sessions."""
+    settings.FAIRTASK_PREPARED_STATEMENTS = False
+    connection.close()
+    assert ECHO.sql() == ECHO.text
+    assert _run({"a": 2, "b": 3}) == (5, 4, "100%")
+    assert "ft_test_echo" not in _prepared_here()
+
+
+def test_the_setting_follows_persistent_connections_unless_given():
+    from marketplace.settings.env import database_settings, prepared_statements
+
+    def decide(env: dict) -> bool:
+        return prepared_statements(database_settings(url="postgresql://u@h/db", environ=env), env)
+
+    assert decide({}) is True
+    assert decide({"CONN_MAX_AGE": "0"}) is False
+    assert decide({"DB_PREPARED_STATEMENTS": "0"}) is False
+    assert decide({"CONN_MAX_AGE": "0", "DB_PREPARED_STATEMENTS": "1"}) is True
