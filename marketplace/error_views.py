@@ -17,6 +17,7 @@ from django.template import loader
 from django.template.exceptions import TemplateDoesNotExist
 from django.views.decorators.csrf import requires_csrf_token
 
+from marketplace.api.authentication import CSRF_FAILED_CODE, CSRF_FAILED_MESSAGE
 from marketplace.api.exceptions import error_body
 
 
@@ -75,10 +76,5 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     key request never gets here: ``ApiKeyAuthentication`` and the API's 404 are CSRF-
     exempt); elsewhere usually a form left open across a log-in or an expired session."""
     if _is_api(request):
-        return _json(
-            403,
-            "csrf_failed",
-            "CSRF check failed: send the X-CSRFToken header with session requests, "
-            "or authenticate with an API key.",
-        )
+        return _json(403, CSRF_FAILED_CODE, CSRF_FAILED_MESSAGE)
     return _page(request, "errors/403.html", 403, csrf=True)

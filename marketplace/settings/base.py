@@ -331,7 +331,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so that a request without credentials gets 401 with WWW-Authenticate.
         "marketplace.api.authentication.ApiKeyAuthentication",
-        "rest_framework.authentication.SessionAuthentication",  # enforces CSRF
+        "marketplace.api.authentication.SessionAuthentication",  # enforces CSRF
     ],
     "DEFAULT_PERMISSION_CLASSES": ["marketplace.api.permissions.IsRequester"],
     "DEFAULT_RENDERER_CLASSES": [

@@ -118,7 +118,7 @@ def test_session_auth_works_for_requesters_and_needs_csrf_for_writes(requester):
     assert client.get(BALANCE).status_code == 200
     project = make_project(requester)
     response = client.post(f"/api/v1/projects/{project.pk}/archive/")
-    assert_error(response, 403, "permission_denied", message="CSRF")
+    assert_error(response, 403, "csrf_failed", message="X-CSRFToken")
     project.refresh_from_db()
     assert project.status == "active"
 

@@ -67,7 +67,13 @@ def test_claim_submit_and_list(batch, worker):
 def test_claim_needs_csrf_with_a_session(batch, worker):
     client = session(worker)
     r = client.post(f"{API}/projects/{batch.project_id}/claim/", {}, format="json")
-    assert r.status_code == 403 and not Assignment.objects.exists()
+    assert_error(r, 403, "csrf_failed")
+    assert not Assignment.objects.exists()
+    # The DRF endpoints refuse in the same words as the plain ones and the site.
+    mine = claim(client, batch)
+    r = client.post(f"{API}/assignments/{mine['id']}/return/", {}, format="json")
+    assert_error(r, 403, "csrf_failed", message="X-CSRFToken")
+    assert Assignment.objects.get(pk=mine["id"]).status == "accepted"
 
 
 def test_anonymous_and_requesters_are_refused(batch, requester):
