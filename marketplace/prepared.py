@@ -17,8 +17,8 @@ own ``PREPARE name AS …`` / ``EXECUTE name(…)`` fit inside such a message, a
 arguments of ``EXECUTE`` are bound client-side like every other Django query.
 
 Usage: declare a statement once at import (``Statement("name", sql)``, with the usual
-``%(name)s`` placeholders), then ``stmt.sql(cursor)`` where the SQL would go and
-``stmt.params(params)`` for its arguments. The first use on a database connection sends
+``%(name)s`` placeholders), then ``stmt.execute(cursor, values)``, or ``stmt.sql()``
+where the SQL would go (inside a longer message) with ``stmt.params(values)``. The first use on a database connection sends
 the ``PREPARE`` (one extra round trip per connection and statement; connections are
 persistent). A prepared statement lives as long as its session and survives
 rollbacks. Behind a pooler in transaction mode (PgBouncer) consecutive transactions
@@ -47,31 +47,20 @@ _prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary(
 
 class Statement:
     """One named statement. ``sql`` uses ``%(name)s`` placeholders (and ``%%`` for a
-    literal ``%``); each distinct name becomes one parameter ``$n``. ``types`` may give
-    a parameter's SQL type where PostgreSQL cannot infer it from its use."""
+    literal ``%``); each distinct name becomes one parameter ``$n``, whose type
+    PostgreSQL infers from its use (cast it in the SQL where it cannot)."""
 
-    def __init__(self, name: str, sql: str, types: Mapping[str, str] | None = None):
+    def __init__(self, name: str, sql: str):
         if not _NAME.match(name):
             raise ValueError(f"bad statement name {name!r}")
         self.name = name
+        self.text = sql
         self.names: list[str] = []
         for found in _PLACEHOLDER.findall(sql):
             if found not in self.names:
                 self.names.append(found)
         body = _PLACEHOLDER.sub(lambda m: f"${self.names.index(m.group(1)) + 1}", sql)
-        body = body.replace("%%", "%")
-        types = dict(types or {})
-        unknown = set(types) - set(self.names)
-        if unknown:
-            raise ValueError(f"types for parameters the statement lacks: {sorted(unknown)}")
-        signature = ""
-        if types:
-            missing = [n for n in self.names if n not in types]
-            if missing:
-                raise ValueError(f"give every parameter a type, or none: {missing}")
-            signature = "(" + ", ".join(types[n] for n in self.names) + ")"
-        self.text = sql
-        self._prepare = f"PREPARE {name}{signature} AS {body}"
+        self._prepare = f"PREPARE {name} AS {body.replace('%%', '%')}"
         args = ", ".join(f"%({n})s" for n in self.names)
         self._execute = f"EXECUTE {name}({args})" if self.names else f"EXECUTE {name}"
 

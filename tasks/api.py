@@ -135,7 +135,7 @@ def _signed_in_worker(request: HttpRequest) -> User:
 
 
 class TaskClaimView(WorkerView):
-    throttle_classes: list = []  # as ProjectClaimView
+    throttle_classes: list = []  # as project_claim: the claim limit counts instead
 
     def post(self, request: Request, task_id: int) -> Response:
         task = Task.objects.filter(pk=task_id).first()
