@@ -7,9 +7,10 @@ look at."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from tests.fixtures.browser import axe_violations
 
@@ -87,3 +88,17 @@ def page_problems(page: Page, *, screen: str, name: str, label: str) -> list[str
         f"{label}: axe {v['impact']} {v['id']} at {v['targets']}" for v in axe_violations(page)
     ]
     return problems
+
+
+def connect_payout_account(page: Page, *, onboarding_at: str | None = None) -> None:
+    """On the Withdraw page: connect a payout account through the Stripe simulator's
+    hosted onboarding (checked to be served from ``onboarding_at`` when given), and
+    wait until the page says it is connected."""
+    page.get_by_role("button", name="Connect with Stripe").click()
+    if onboarding_at is not None:
+        expect(page).to_have_url(re.compile(re.escape(onboarding_at)))
+    page.get_by_role("button", name="Complete onboarding").click()
+    expect(page.get_by_role("heading", name="Withdraw", exact=True)).to_be_visible()
+    if page.get_by_role("button", name="I finished: check again").count():
+        page.get_by_role("button", name="I finished: check again").click()
+    expect(page.locator("#payout-status")).to_contain_text("Connected through Stripe")

@@ -8,7 +8,6 @@ clean at the end."""
 
 from __future__ import annotations
 
-import re
 from typing import cast
 
 import pytest
@@ -19,6 +18,7 @@ from marketplace.models import User
 from payouts import audit, funding, ledger
 from payouts.models import Deposit, Payable, Withdrawal
 from tasks.models import Assignment
+from tests.browser.pages import connect_payout_account
 from tests.browser.test_requester_journey import log_in, shot
 from tests.fixtures.assignments import make_assignment
 from tests.fixtures.users import RequesterFactory, WorkerFactory
@@ -136,13 +136,7 @@ def test_bulk_approval_to_a_paid_withdrawal(page: Page, open_context, site, stri
     worker_page.get_by_role("navigation", name="Main").get_by_role("link", name="Withdraw").click()
     expect(worker_page.locator("#balance")).to_have_text("$5.00")
     _both_sizes(worker_page, "payday-withdraw-unconnected")
-    worker_page.get_by_role("button", name="Connect with Stripe").click()
-    expect(worker_page).to_have_url(re.compile(re.escape(stripe_sim.base_url)))
-    worker_page.get_by_role("button", name="Complete onboarding").click()
-    expect(worker_page.get_by_role("heading", name="Withdraw", exact=True)).to_be_visible()
-    if worker_page.get_by_role("button", name="I finished: check again").count():
-        worker_page.get_by_role("button", name="I finished: check again").click()
-    expect(worker_page.locator("#payout-status")).to_contain_text("Connected through Stripe")
+    connect_payout_account(worker_page, onboarding_at=stripe_sim.base_url)
 
     # Withdraw $3.75: it leaves the balance at once; the transfer waits for Stripe.
     worker_page.get_by_label("Amount (USD)").fill("5.01")

@@ -6,6 +6,7 @@ from playwright.sync_api import Page, expect
 
 from payouts import ledger, withdrawals
 from payouts.models import Withdrawal
+from tests.browser.pages import connect_payout_account
 from tests.fixtures.users import PASSWORD, RequesterFactory, WorkerFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,13 +28,7 @@ def test_worker_connects_and_withdraws(page: Page, live_server, settings, stripe
     page.get_by_role("main").get_by_role("button", name="Log in", exact=True).click()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Withdraw").click()
     expect(page.locator("#balance")).to_have_text("$12.50")
-    page.get_by_role("button", name="Connect with Stripe").click()
-    # The simulator's hosted onboarding page, then back to ours.
-    page.get_by_role("button", name="Complete onboarding").click()
-    expect(page.get_by_role("heading", name="Withdraw", exact=True)).to_be_visible()
-    if page.get_by_role("button", name="I finished: check again").count():
-        page.get_by_role("button", name="I finished: check again").click()
-    expect(page.locator("#payout-status")).to_contain_text("Connected through Stripe")
+    connect_payout_account(page)  # the simulator's hosted onboarding, then back to ours
 
     page.get_by_label("Amount (USD)").fill("0.99")
     page.get_by_role("button", name="Withdraw", exact=True).click()

@@ -8,7 +8,6 @@ broker, with a queue of their own so that nothing they send reaches another work
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -19,6 +18,7 @@ from django.db import connection
 
 from marketplace import beat_lock
 from tests.fixtures.celery_worker import database_url_for_current_connection
+from tests.fixtures.processes import stop_process
 from tests.ops.helpers import ROOT, wait_until
 
 
@@ -48,13 +48,7 @@ class Beat:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 def lock_holders() -> list[str]:

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.fixtures.celery_worker import database_url_for_current_connection
+from tests.fixtures.processes import stop_process
 from tests.ops.helpers import ROOT, wait_until
 
 
@@ -66,12 +67,7 @@ def container_like_worker(db, tmp_path):
         )
         yield env
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def test_compose_worker_healthcheck_passes_against_a_running_worker(container_like_worker):
