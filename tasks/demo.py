@@ -171,6 +171,10 @@ def seed_review_demo() -> str:
         return f"batch {batch.pk} already has work"
     labels = list(batch.project.template_config.get("labels") or ["A", "B"])
     made: list[Assignment] = []
+    # Claimed over the last hour and submitted 20-40 s later, as a person would: work
+    # submitted the instant it was claimed made the card's measured time 0 s and its
+    # measured hourly rate $288/h, the first thing a demo worker saw.
+    start = timezone.now() - timedelta(hours=1)
     for i in range(6):
         worker = workers[i % len(workers)]
         task = (
@@ -181,10 +185,13 @@ def seed_review_demo() -> str:
         )
         if task is None:
             break
-        a = services.assignment_claim_task(worker=worker, task=task)
+        accepted = start + timedelta(minutes=7 * i)
+        a = services.assignment_claim_task(worker=worker, task=task, now=accepted)
         made.append(
             services.assignment_submit(
-                token=a.submit_token, answers={"label": labels[i % 2 % len(labels)]}
+                token=a.submit_token,
+                answers={"label": labels[i % 2 % len(labels)]},
+                now=accepted + timedelta(seconds=20 + 4 * i),
             )
         )
     if len(made) < 4:
@@ -203,6 +210,8 @@ def seed_review_demo() -> str:
         reason="Careful work on a tricky ticket.",
     )
     settled = settlement.settle_pending()
+    services.measured_times_refresh()  # the cards show this work's time at once
+    requester_services.listing_refresh()
     return (
         f"batch {batch.pk}: {len(made)} submitted, 3 approved ({settled} settled), 1 rejected, "
         "1 bonus of $0.50"

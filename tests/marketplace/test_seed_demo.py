@@ -105,6 +105,9 @@ def test_seed_demo_twice_gives_the_same_data(simulated_stripe):
     assert statuses.count("approved") == 3 and statuses.count("rejected") == 1
     assert not Assignment.objects.filter(status="approved", settled_at__isnull=True).exists()
     assert review_demo.get(status="rejected").reject_note
+    # Its work took as long as a person takes: the card's measured time is not 0 s.
+    measured = {a.batch.project.measured_median_seconds for a in review_demo}
+    assert measured and all(m is not None and 20 <= m <= 40 for m in measured), measured
     assert Bonus.objects.count() == 1
     # Withdrawn money: worker1 connected a payout account on the simulator's onboarding
     # page and withdrew $1.00 out of their balance (the transfer job pays it).
